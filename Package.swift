@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "berth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    targets: [
+        // libsqlite3 from the system (Debian: libsqlite3-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // The domain model: job specs, states, retry policy, limits. No I/O.
+        .target(name: "BerthCore"),
+
+        // The SQLite store. Every SQLite C call lives here.
+        .target(
+            name: "BerthStore",
+            dependencies: ["BerthCore", "CSQLite"],
+            plugins: ["MigrationsPlugin"]
+        ),
+
+        // The admin command line.
+        .target(name: "BerthCLI", dependencies: ["BerthCore", "BerthStore"]),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+
+        // Build-time tool and plugin that embed migrations/*.sql into the binary.
+        .executableTarget(name: "EmbedMigrations"),
+        .plugin(
+            name: "MigrationsPlugin",
+            capability: .buildTool(),
+            dependencies: ["EmbedMigrations"]
+        ),
+
+        .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
+        .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthCore"]),
+        .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore"]),
+    ]
+)

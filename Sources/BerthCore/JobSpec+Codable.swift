@@ -1,0 +1,247 @@
+import Foundation
+
+// The JSON form of a job spec. Every object rejects fields it does not know,
+// because a misspelt field silently ignored is a limit silently not applied.
+
+extension JobSpec: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case image, command, env, secrets, queue, priority, limits, retry
+        case idempotencyKey, runAt, labels, adapter, hold
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        image = try container.decode(String.self, forKey: .image)
+        command = try container.decode([String].self, forKey: .command)
+        env = try container.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        secrets = try container.decodeIfPresent([String].self, forKey: .secrets) ?? []
+        queue = try container.decodeIfPresent(String.self, forKey: .queue) ?? Self.defaultQueue
+        priority = try container.decodeIfPresent(Int.self, forKey: .priority) ?? 0
+        limits = try container.decodeIfPresent(Limits.self, forKey: .limits) ?? Limits()
+        retry = try container.decodeIfPresent(RetryOverrides.self, forKey: .retry) ?? RetryOverrides()
+        idempotencyKey = try container.decodeIfPresent(String.self, forKey: .idempotencyKey)
+        labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        adapter = try container.decodeIfPresent(Adapter.self, forKey: .adapter) ?? .generic
+        hold = try container.decodeIfPresent(Bool.self, forKey: .hold) ?? false
+
+        if let runAtText = try container.decodeIfPresent(String.self, forKey: .runAt) {
+            runAt = try RunAtTime.parse(runAtText, field: "runAt")
+        } else {
+            runAt = nil
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(image, forKey: .image)
+        try container.encode(command, forKey: .command)
+        if !env.isEmpty { try container.encode(env, forKey: .env) }
+        if !secrets.isEmpty { try container.encode(secrets, forKey: .secrets) }
+        try container.encode(queue, forKey: .queue)
+        try container.encode(priority, forKey: .priority)
+        if limits != Limits() { try container.encode(limits, forKey: .limits) }
+        if retry != RetryOverrides() { try container.encode(retry, forKey: .retry) }
+        try container.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
+        try container.encodeIfPresent(runAt.map(RunAtTime.format), forKey: .runAt)
+        if !labels.isEmpty { try container.encode(labels, forKey: .labels) }
+        if adapter != .generic { try container.encode(adapter, forKey: .adapter) }
+        if hold { try container.encode(hold, forKey: .hold) }
+    }
+}
+
+extension JobSpec.Limits: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case memory, cpus, pids, timeout, workspaceDisk, maxOutputBytes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        memory = try container.decodeIfPresent(ByteSize.self, forKey: .memory)
+        cpus = try container.decodeIfPresent(Double.self, forKey: .cpus)
+        pids = try container.decodeIfPresent(Int.self, forKey: .pids)
+        timeout = try container.decodeIfPresent(TimeSpan.self, forKey: .timeout)
+        workspaceDisk = try container.decodeIfPresent(ByteSize.self, forKey: .workspaceDisk)
+        maxOutputBytes = try container.decodeIfPresent(ByteSize.self, forKey: .maxOutputBytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(memory, forKey: .memory)
+        try container.encodeIfPresent(cpus, forKey: .cpus)
+        try container.encodeIfPresent(pids, forKey: .pids)
+        try container.encodeIfPresent(timeout, forKey: .timeout)
+        try container.encodeIfPresent(workspaceDisk, forKey: .workspaceDisk)
+        try container.encodeIfPresent(maxOutputBytes, forKey: .maxOutputBytes)
+    }
+}
+
+extension JobSpec.RetryOverrides: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxAttempts, initialDelay, maxDelay, multiplier, jitter, retryOn, neverRetryExitCodes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        maxAttempts = try container.decodeIfPresent(Int.self, forKey: .maxAttempts)
+        initialDelay = try container.decodeIfPresent(TimeSpan.self, forKey: .initialDelay)
+        maxDelay = try container.decodeIfPresent(TimeSpan.self, forKey: .maxDelay)
+        multiplier = try container.decodeIfPresent(Double.self, forKey: .multiplier)
+        jitter = try container.decodeIfPresent(Double.self, forKey: .jitter)
+        retryOn = try container.decodeIfPresent([AttemptOutcome].self, forKey: .retryOn)
+        neverRetryExitCodes = try container.decodeIfPresent([Int32].self, forKey: .neverRetryExitCodes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(maxAttempts, forKey: .maxAttempts)
+        try container.encodeIfPresent(initialDelay, forKey: .initialDelay)
+        try container.encodeIfPresent(maxDelay, forKey: .maxDelay)
+        try container.encodeIfPresent(multiplier, forKey: .multiplier)
+        try container.encodeIfPresent(jitter, forKey: .jitter)
+        try container.encodeIfPresent(retryOn, forKey: .retryOn)
+        try container.encodeIfPresent(neverRetryExitCodes, forKey: .neverRetryExitCodes)
+    }
+}
+
+extension JobSpec.Adapter: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let type = try container.decode(String.self, forKey: .type)
+        switch type {
+        case "generic":
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            self = .generic
+        case "perstack":
+            self = .perstack(try JobSpec.PerstackOptions(from: decoder))
+        default:
+            throw SpecError(
+                field: decoder.codingPath.specPath(appending: "type"), value: type,
+                problem: "unknown adapter; expected \"generic\" or \"perstack\"")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .generic:
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode("generic", forKey: .type)
+        case .perstack(let options):
+            try options.encode(to: encoder)
+        }
+    }
+}
+
+extension JobSpec.PerstackOptions: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, expert, query, config, provider, model, maxSteps, maxRetries, modelTimeout
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        expert = try container.decode(String.self, forKey: .expert)
+        query = try container.decode(String.self, forKey: .query)
+        config = try container.decodeIfPresent(String.self, forKey: .config) ?? Self.defaultConfig
+        provider = try container.decodeIfPresent(String.self, forKey: .provider)
+        model = try container.decodeIfPresent(String.self, forKey: .model)
+        maxSteps = try container.decodeIfPresent(Int.self, forKey: .maxSteps)
+        maxRetries = try container.decodeIfPresent(Int.self, forKey: .maxRetries)
+        modelTimeout = try container.decodeIfPresent(TimeSpan.self, forKey: .modelTimeout)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode("perstack", forKey: .type)
+        try container.encode(expert, forKey: .expert)
+        try container.encode(query, forKey: .query)
+        try container.encode(config, forKey: .config)
+        try container.encodeIfPresent(provider, forKey: .provider)
+        try container.encodeIfPresent(model, forKey: .model)
+        try container.encodeIfPresent(maxSteps, forKey: .maxSteps)
+        try container.encodeIfPresent(maxRetries, forKey: .maxRetries)
+        try container.encodeIfPresent(modelTimeout, forKey: .modelTimeout)
+    }
+}
+
+/// A coding key for any field name, used to list the fields actually present.
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+
+    init(stringValue: String) {
+        self.stringValue = stringValue
+    }
+
+    init(intValue: Int) {
+        self.stringValue = "\(intValue)"
+        self.intValue = intValue
+    }
+}
+
+extension Decoder {
+    /// Throws a `SpecError` naming the first field of this object that `Key` does not list.
+    func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_ keys: Key.Type) throws {
+        let container = try container(keyedBy: AnyCodingKey.self)
+        let known = Set(Key.allCases.map(\.stringValue))
+        let unknown = container.allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
+        if let first = unknown.first {
+            throw SpecError(
+                field: codingPath.specPath(appending: first), value: nil,
+                problem: "unknown field; valid fields here are \(known.sorted().joined(separator: ", "))")
+        }
+    }
+}
+
+extension Array where Element == any CodingKey {
+    /// The path written as in the spec: `limits.memory`, `command[2]`.
+    func specPath(appending last: String? = nil) -> String {
+        var path = ""
+        for key in self {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        if let last {
+            path += path.isEmpty ? last : ".\(last)"
+        }
+        return path.isEmpty ? "spec" : path
+    }
+}
+
+/// Parsing and formatting of run-at times: ISO 8601 with an explicit zone in,
+/// UTC with milliseconds out.
+public enum RunAtTime {
+    private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let withoutFraction = Date.ISO8601FormatStyle()
+
+    /// Parses `text` into Unix milliseconds; throws a `SpecError` naming `field`.
+    public static func parse(_ text: String, field: String) throws(SpecError) -> Int64 {
+        let hasZone = text.hasSuffix("Z") || text.hasSuffix("z")
+            || text.range(of: #"[+-]\d{2}(:?\d{2})?$"#, options: .regularExpression) != nil
+        guard text.contains("T"), hasZone else {
+            throw SpecError(
+                field: field, value: text,
+                problem: "expected an ISO 8601 date and time with a zone, such as 2026-12-04T09:30:00Z or 2026-12-04T18:30:00+09:00")
+        }
+        let date = (try? withFraction.parse(text)) ?? (try? withoutFraction.parse(text))
+        guard let date else {
+            throw SpecError(
+                field: field, value: text,
+                problem: "not a valid ISO 8601 date and time; expected a form such as 2026-12-04T09:30:00Z")
+        }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    public static func format(_ milliseconds: Int64) -> String {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(withFraction)
+    }
+}

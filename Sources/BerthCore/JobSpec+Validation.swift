@@ -1,0 +1,247 @@
+import Foundation
+
+extension JobSpec {
+    /// Largest accepted spec, in bytes of JSON.
+    public static let maximumEncodedSize = 256 * 1024
+
+    /// Bounds on the values a spec may carry.
+    public enum Bounds {
+        public static let priority = -1000...1000
+        public static let memory = ByteSize.mebibytes(6)...ByteSize(bytes: 1 << 40)
+        public static let cpus = 0.01...1024.0
+        public static let pids = 8...1_000_000
+        public static let timeout = TimeSpan.seconds(1)...TimeSpan.days(30)
+        public static let workspaceDisk = ByteSize.mebibytes(1)...ByteSize(bytes: 16 << 40)
+        public static let maxOutputBytes = ByteSize.kibibytes(1)...ByteSize.gibibytes(64)
+        public static let maxAttempts = 1...100
+        public static let retryDelay = TimeSpan.zero...TimeSpan.days(30)
+        public static let multiplier = 1.0...100.0
+        public static let jitter = 0.0...1.0
+        public static let exitCode: ClosedRange<Int32> = 0...255
+        public static let commandArguments = 1...4096
+        public static let labels = 0...64
+        public static let labelValueLength = 256
+        public static let idempotencyKeyLength = 1...200
+        public static let perstackMaxSteps = 1...100_000
+        public static let perstackMaxRetries = 0...100
+    }
+
+    /// Environment names the daemon sets itself and a spec may not override.
+    public static let reservedEnvironmentPrefix = "BERTH_"
+
+    /// Decodes and validates one spec from JSON, rejecting it before anything is stored.
+    public static func decode(json data: Data) throws(SpecError) -> JobSpec {
+        guard data.count <= maximumEncodedSize else {
+            throw SpecError(
+                field: "spec", value: nil,
+                problem: "is \(data.count) bytes; the maximum is \(maximumEncodedSize) bytes. Put large inputs in the image or a mounted file")
+        }
+        let spec: JobSpec
+        do {
+            spec = try JSONDecoder().decode(JobSpec.self, from: data)
+        } catch let error as SpecError {
+            throw error
+        } catch let error as DecodingError {
+            throw SpecError(decoding: error)
+        } catch {
+            throw SpecError(field: "spec", value: nil, problem: "is not valid JSON: \(error)")
+        }
+        try spec.validate()
+        return spec
+    }
+
+    /// The canonical JSON of this spec: sorted keys, defaults omitted.
+    public func encodedJSON() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings, numbers and arrays cannot fail.
+        let data = try! encoder.encode(self)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Checks every field against its bounds and syntax.
+    public func validate() throws(SpecError) {
+        if let problem = ImageReference.problem(with: image) {
+            throw SpecError(field: "image", value: image, problem: "\(problem); expected a reference such as alpine:3.20 or registry.example.com/team/app@sha256:…")
+        }
+        try validateCommand()
+        try validateEnvironment()
+        try validateName(queue, field: "queue", pattern: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#,
+                         expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        try check(priority, in: Bounds.priority, field: "priority")
+        try validateLimits()
+        try validateRetry()
+        if let idempotencyKey {
+            guard Bounds.idempotencyKeyLength.contains(idempotencyKey.utf8.count),
+                  !idempotencyKey.containsControlCharacter
+            else {
+                throw SpecError(field: "idempotencyKey", value: idempotencyKey,
+                                problem: "expected 1 to \(Bounds.idempotencyKeyLength.upperBound) bytes without control characters")
+            }
+        }
+        try validateLabels()
+        if case .perstack(let options) = adapter {
+            try options.validate()
+        }
+    }
+
+    private func validateCommand() throws(SpecError) {
+        guard Bounds.commandArguments.contains(command.count) else {
+            throw SpecError(field: "command", value: nil,
+                            problem: "has \(command.count) arguments; expected 1 to \(Bounds.commandArguments.upperBound), the program first")
+        }
+        guard !command[0].isEmpty else {
+            throw SpecError(field: "command[0]", value: "", problem: "the program name is empty")
+        }
+        for (index, argument) in command.enumerated() where argument.contains("\0") {
+            throw SpecError(field: "command[\(index)]", value: argument, problem: "contains a NUL byte, which no argv can carry")
+        }
+    }
+
+    private func validateEnvironment() throws(SpecError) {
+        for (name, value) in env.sorted(by: { $0.key < $1.key }) {
+            try validateEnvironmentName(name, field: "env")
+            if value.contains("\0") {
+                throw SpecError(field: "env.\(name)", value: value, problem: "contains a NUL byte, which no environment can carry")
+            }
+        }
+        var seen = Set<String>()
+        for (index, name) in secrets.enumerated() {
+            try validateEnvironmentName(name, field: "secrets[\(index)]")
+            guard seen.insert(name).inserted else {
+                throw SpecError(field: "secrets[\(index)]", value: name, problem: "is listed twice")
+            }
+            if env[name] != nil {
+                throw SpecError(field: "secrets[\(index)]", value: name, problem: "is also set in env; a secret must come from the daemon only")
+            }
+        }
+    }
+
+    private func validateEnvironmentName(_ name: String, field: String) throws(SpecError) {
+        let fieldPath = field == "env" ? "env" : field
+        try validateName(name, field: fieldPath, pattern: #"^[A-Za-z_][A-Za-z0-9_]{0,127}$"#,
+                         expected: "a name of letters, digits and '_' that does not start with a digit")
+        if name.hasPrefix(Self.reservedEnvironmentPrefix) {
+            throw SpecError(field: fieldPath, value: name, problem: "names starting with \(Self.reservedEnvironmentPrefix) are set by the daemon")
+        }
+    }
+
+    private func validateLimits() throws(SpecError) {
+        if let memory = limits.memory { try check(memory, in: Bounds.memory, field: "limits.memory") }
+        if let cpus = limits.cpus { try check(cpus, in: Bounds.cpus, field: "limits.cpus") }
+        if let pids = limits.pids { try check(pids, in: Bounds.pids, field: "limits.pids") }
+        if let timeout = limits.timeout { try check(timeout, in: Bounds.timeout, field: "limits.timeout") }
+        if let disk = limits.workspaceDisk { try check(disk, in: Bounds.workspaceDisk, field: "limits.workspaceDisk") }
+        if let output = limits.maxOutputBytes { try check(output, in: Bounds.maxOutputBytes, field: "limits.maxOutputBytes") }
+    }
+
+    private func validateRetry() throws(SpecError) {
+        if let maxAttempts = retry.maxAttempts { try check(maxAttempts, in: Bounds.maxAttempts, field: "retry.maxAttempts") }
+        if let delay = retry.initialDelay { try check(delay, in: Bounds.retryDelay, field: "retry.initialDelay") }
+        if let delay = retry.maxDelay { try check(delay, in: Bounds.retryDelay, field: "retry.maxDelay") }
+        if let initial = retry.initialDelay, let cap = retry.maxDelay, cap < initial {
+            throw SpecError(field: "retry.maxDelay", value: cap.description,
+                            problem: "is shorter than retry.initialDelay \(initial); expected at least \(initial)")
+        }
+        if let multiplier = retry.multiplier { try check(multiplier, in: Bounds.multiplier, field: "retry.multiplier") }
+        if let jitter = retry.jitter { try check(jitter, in: Bounds.jitter, field: "retry.jitter") }
+        for (index, code) in (retry.neverRetryExitCodes ?? []).enumerated() {
+            try check(code, in: Bounds.exitCode, field: "retry.neverRetryExitCodes[\(index)]")
+        }
+        for (index, outcome) in (retry.retryOn ?? []).enumerated() where RetryPolicy.neverRetried.contains(outcome) {
+            throw SpecError(field: "retry.retryOn[\(index)]", value: outcome.rawValue,
+                            problem: "never retries; expected failed, out_of_memory, timed_out or lost")
+        }
+    }
+
+    private func validateLabels() throws(SpecError) {
+        guard Bounds.labels.contains(labels.count) else {
+            throw SpecError(field: "labels", value: nil, problem: "has \(labels.count) labels; the maximum is \(Bounds.labels.upperBound)")
+        }
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
+            try validateName(key, field: "labels", pattern: #"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"#,
+                             expected: "1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
+            guard value.utf8.count <= Bounds.labelValueLength, !value.containsControlCharacter else {
+                throw SpecError(field: "labels.\(key)", value: value,
+                                problem: "expected at most \(Bounds.labelValueLength) bytes without control characters")
+            }
+        }
+    }
+}
+
+extension JobSpec.PerstackOptions {
+    func validate() throws(SpecError) {
+        try validateName(expert, field: "adapter.expert", pattern: #"^[A-Za-z0-9@][A-Za-z0-9@._/:-]{0,127}$"#,
+                         expected: "an expert key such as my-expert or @org/expert@1.0, starting with a letter, digit or '@'")
+        if query.contains("\0") {
+            throw SpecError(field: "adapter.query", value: query, problem: "contains a NUL byte")
+        }
+        guard config.hasPrefix("/"), !config.contains("\0"), !config.contains("\n") else {
+            throw SpecError(field: "adapter.config", value: config, problem: "expected an absolute path inside the image")
+        }
+        for (field, value) in [("adapter.provider", provider), ("adapter.model", model)] {
+            guard let value else { continue }
+            try validateName(value, field: field, pattern: #"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"#,
+                             expected: "letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit")
+        }
+        if let maxSteps { try check(maxSteps, in: JobSpec.Bounds.perstackMaxSteps, field: "adapter.maxSteps") }
+        if let maxRetries { try check(maxRetries, in: JobSpec.Bounds.perstackMaxRetries, field: "adapter.maxRetries") }
+        if let modelTimeout { try check(modelTimeout, in: JobSpec.Bounds.timeout, field: "adapter.modelTimeout") }
+    }
+}
+
+private func check<Value: Comparable & CustomStringConvertible>(
+    _ value: Value, in bounds: ClosedRange<Value>, field: String
+) throws(SpecError) {
+    guard bounds.contains(value) else {
+        throw SpecError(field: field, value: value.description,
+                        problem: "out of range; expected \(bounds.lowerBound) to \(bounds.upperBound)")
+    }
+}
+
+private func validateName(_ value: String, field: String, pattern: String, expected: String) throws(SpecError) {
+    guard value.range(of: pattern, options: .regularExpression) != nil, !value.contains("\0"), !value.contains("\n") else {
+        throw SpecError(field: field, value: value, problem: "expected \(expected)")
+    }
+}
+
+extension String {
+    var containsControlCharacter: Bool {
+        unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
+    }
+}
+
+extension SpecError {
+    /// Turns a decoder's error into one that names the field in spec terms.
+    init(decoding error: DecodingError) {
+        switch error {
+        case .keyNotFound(let key, let context):
+            self.init(field: context.codingPath.specPath(appending: key.stringValue), value: nil, problem: "is missing")
+        case .typeMismatch(let type, let context):
+            self.init(field: context.codingPath.specPath(), value: nil, problem: "expected \(Self.jsonTypeName(type))")
+        case .valueNotFound(let type, let context):
+            self.init(field: context.codingPath.specPath(), value: nil, problem: "is null; expected \(Self.jsonTypeName(type))")
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                let cause = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                self.init(field: "spec", value: nil, problem: "is not valid JSON: \(cause ?? context.debugDescription)")
+            } else {
+                self.init(field: context.codingPath.specPath(), value: nil, problem: context.debugDescription)
+            }
+        @unknown default:
+            self.init(field: "spec", value: nil, problem: "\(error)")
+        }
+    }
+
+    private static func jsonTypeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int32.Type, is Int64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is [String].Type: "an array of strings"
+        case is [String: String].Type: "an object of string values"
+        default: "a value of type \(type)"
+        }
+    }
+}

@@ -1,0 +1,34 @@
+/// A job spec that failed validation: which field, the value given, and what
+/// would be valid.
+public struct SpecError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The field's path in the spec, such as `limits.memory` or `command[0]`.
+    public var field: String
+    /// The rejected value, shortened for display; nil when the field is missing.
+    public var value: String?
+    /// What is wrong and what would be accepted.
+    public var problem: String
+
+    public init(field: String, value: String?, problem: String) {
+        self.field = field
+        self.value = value.map(Self.shortened)
+        self.problem = problem
+    }
+
+    public var description: String {
+        if let value {
+            return "invalid \(field) \(value): \(problem)"
+        }
+        return "invalid \(field): \(problem)"
+    }
+
+    /// Quotes a value and cuts it to a readable length, escaping control characters.
+    static func shortened(_ value: String) -> String {
+        var escaped = ""
+        for scalar in value.unicodeScalars.prefix(80) {
+            escaped += scalar.value < 0x20 || scalar.value == 0x7f
+                ? scalar.escaped(asASCII: true)
+                : String(scalar)
+        }
+        return "\"\(escaped)\(value.unicodeScalars.count > 80 ? "…" : "")\""
+    }
+}

@@ -1,0 +1,232 @@
+import BerthCore
+
+// The worker side: claiming jobs under a lease, renewing it, and finishing
+// attempts. Every write after the claim is fenced by job id, attempt and lease
+// owner; a write that changes no row means the lease is lost.
+
+extension JobStore {
+    /// Claims the next ready job of `queue` (any queue when nil) for `worker`,
+    /// ordered by priority (highest first), run-at time and id.
+    ///
+    /// One `UPDATE … RETURNING` inside `BEGIN IMMEDIATE` moves the job to
+    /// `running`, sets the lease and increments the attempt; the attempt row is
+    /// inserted in the same transaction.
+    public func claim(queue: String?, worker: String, leaseDuration: TimeSpan, now: Int64) throws -> ClaimedJob? {
+        let queueCondition = queue == nil ? "" : "AND queue = ?4"
+        let claim = """
+            UPDATE jobs
+            SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_expires_at = ?2,
+                cancel_requested = 0, updated_at = ?3
+            WHERE id = (
+                SELECT id FROM jobs
+                WHERE state IN ('queued', 'failed') AND run_at <= ?3 \(queueCondition)
+                ORDER BY priority DESC, run_at, id
+                LIMIT 1)
+            RETURNING id, attempt, queue, spec, attempts_used, resume_from, input_answer
+            """
+        let expiresAt = now + leaseDuration.milliseconds
+        var values: [SQLiteValue] = [.text(worker), .integer(expiresAt), .integer(now)]
+        if let queue { values.append(.text(queue)) }
+
+        return try connection.writeTransaction {
+            let claimed = try connection.queryFirst(claim, values) { row in
+                (id: row.int64(0), attempt: row.int(1), queue: row.text(2), spec: row.text(3),
+                 attemptsUsed: row.int(4), resumeFrom: row.optionalInt64(5), inputAnswer: row.optionalText(6))
+            }
+            guard let claimed else { return nil }
+
+            try connection.execute(
+                "INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, resumed_from) VALUES (?, ?, ?, ?, ?)",
+                [.integer(claimed.id), .integer(Int64(claimed.attempt)), .text(worker), .integer(now), SQLiteValue(claimed.resumeFrom)])
+
+            let spec = try JobSpec.decodeStored(claimed.spec, jobID: claimed.id)
+            return ClaimedJob(
+                lease: Lease(jobID: claimed.id, attempt: claimed.attempt, owner: worker),
+                queue: claimed.queue, spec: spec, attemptsUsed: claimed.attemptsUsed,
+                leaseExpiresAt: expiresAt, resumeFrom: claimed.resumeFrom, inputAnswer: claimed.inputAnswer)
+        }
+    }
+
+    /// Extends the lease to `now + leaseDuration` and returns whether an
+    /// operator asked to cancel the job. Throws `StoreError.leaseLost` when the
+    /// worker no longer holds it.
+    public func renewLease(_ lease: Lease, leaseDuration: TimeSpan, now: Int64) throws -> Bool {
+        try connection.writeTransaction {
+            let cancelRequested = try connection.queryFirst(
+                """
+                UPDATE jobs SET lease_expires_at = ?, updated_at = ?
+                WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'running'
+                RETURNING cancel_requested
+                """,
+                [.integer(now + leaseDuration.milliseconds), .integer(now)] + fence(lease)) { $0.bool(0) }
+            guard let cancelRequested else { throw StoreError.leaseLost(lease) }
+            return cancelRequested
+        }
+    }
+
+    /// Records the container created for an attempt and the settings it runs with.
+    public func recordContainer(_ lease: Lease, name: String, id: String?, runSettings: String?, now: Int64) throws {
+        try connection.writeTransaction {
+            try checkFence(lease, now: now)
+            try connection.execute(
+                "UPDATE attempts SET container_name = ?, container_id = ?, run_settings = ? WHERE job_id = ? AND attempt = ?",
+                [.text(name), SQLiteValue(id), SQLiteValue(runSettings), .integer(lease.jobID), .integer(Int64(lease.attempt))])
+        }
+    }
+
+    /// Records that the attempt's container started.
+    public func recordStart(_ lease: Lease, now: Int64) throws {
+        try connection.writeTransaction {
+            try checkFence(lease, now: now)
+            try connection.execute(
+                "UPDATE attempts SET started_at = ? WHERE job_id = ? AND attempt = ?",
+                [.integer(now), .integer(lease.jobID), .integer(Int64(lease.attempt))])
+        }
+    }
+
+    /// Records what the daemon is about to do to the container (timeout,
+    /// cancel, drain) before it signals it, so the outcome is classified by intent.
+    public func recordStopIntent(_ lease: Lease, intent: String, now: Int64) throws {
+        try connection.writeTransaction {
+            try checkFence(lease, now: now)
+            try connection.execute(
+                "UPDATE attempts SET stop_intent = ? WHERE job_id = ? AND attempt = ?",
+                [.text(intent), .integer(lease.jobID), .integer(Int64(lease.attempt))])
+        }
+    }
+
+    /// Ends the attempt with `result` and moves the job on as `decision` says.
+    public func finishAttempt(_ lease: Lease, result: AttemptResult, decision: RetryDecision, now: Int64) throws {
+        try connection.writeTransaction {
+            try finishAttemptInTransaction(lease, result: result, decision: decision, now: now, requireLiveLease: true)
+        }
+    }
+
+    /// Jobs whose lease expired before `now`: their worker stopped renewing.
+    public func expiredLeases(now: Int64, limit: Int = 100) throws -> [(lease: Lease, queue: String, spec: JobSpec, attemptsUsed: Int)] {
+        let rows = try connection.query(
+            """
+            SELECT id, attempt, lease_owner, queue, spec, attempts_used FROM jobs
+            WHERE state = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?
+            """, [.integer(now), .integer(Int64(limit))]
+        ) { row in
+            (Lease(jobID: row.int64(0), attempt: row.int(1), owner: row.text(2)), row.text(3), row.text(4), row.int(5))
+        }
+        return try rows.map { ($0.0, $0.1, try JobSpec.decodeStored($0.2, jobID: $0.0.jobID), $0.3) }
+    }
+
+    /// Finishes an attempt whose lease expired, on behalf of its vanished worker.
+    /// Throws `StoreError.leaseLost` when the worker renewed the lease meanwhile.
+    public func rescueExpiredLease(_ lease: Lease, result: AttemptResult, decision: RetryDecision, now: Int64) throws {
+        try connection.writeTransaction {
+            try finishAttemptInTransaction(lease, result: result, decision: decision, now: now, requireLiveLease: false)
+        }
+    }
+
+    private func finishAttemptInTransaction(
+        _ lease: Lease, result: AttemptResult, decision: RetryDecision, now: Int64, requireLiveLease: Bool
+    ) throws {
+        let target = decision.transition.target
+        var runAt: Int64? = nil
+        if case .retry(let delay) = decision {
+            runAt = now + delay.milliseconds
+        } else if decision == .requeue {
+            runAt = now
+        }
+        var lastError: String? = nil
+        if case .bury(let reason) = decision {
+            lastError = [result.message, reason].compactMap { $0 }.joined(separator: "; ")
+        } else if result.outcome != .succeeded {
+            lastError = result.message
+        }
+
+        let leaseCondition = requireLiveLease ? "" : "AND lease_expires_at < ?"
+        var values: [SQLiteValue] = [
+            .text(target.rawValue), SQLiteValue(runAt), .integer(result.outcome.countsAsAttempt ? 1 : 0),
+            SQLiteValue(target.isFinished ? now : nil), SQLiteValue(lastError), .integer(now),
+        ] + fence(lease)
+        if !requireLiveLease { values.append(.integer(now)) }
+
+        try connection.execute(
+            """
+            UPDATE jobs
+            SET state = ?, run_at = COALESCE(?, run_at), attempts_used = attempts_used + ?,
+                finished_at = ?, last_error = COALESCE(?, last_error), updated_at = ?,
+                lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
+            WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'running' \(leaseCondition)
+            """, values)
+        guard connection.changes == 1 else { throw StoreError.leaseLost(lease) }
+
+        try connection.execute(
+            """
+            UPDATE attempts SET finished_at = ?, exit_code = ?, outcome = ?, message = ?
+            WHERE job_id = ? AND attempt = ?
+            """,
+            [.integer(now), SQLiteValue(result.exitCode.map(Int64.init)), .text(result.outcome.rawValue),
+             SQLiteValue(result.message), .integer(lease.jobID), .integer(Int64(lease.attempt))])
+    }
+
+    /// Fails with `StoreError.leaseLost` unless `lease` is still held.
+    /// Must run inside a write transaction.
+    func checkFence(_ lease: Lease, now: Int64) throws {
+        try connection.execute(
+            "UPDATE jobs SET updated_at = ? WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'running'",
+            [.integer(now)] + fence(lease))
+        guard connection.changes == 1 else { throw StoreError.leaseLost(lease) }
+    }
+
+    func fence(_ lease: Lease) -> [SQLiteValue] {
+        [.integer(lease.jobID), .integer(Int64(lease.attempt)), .text(lease.owner)]
+    }
+}
+
+extension JobStore {
+    /// Registers a worker, or refreshes its row when it restarts under the same id.
+    public func registerWorker(_ worker: WorkerRecord) throws {
+        try connection.writeTransaction {
+            try connection.execute(
+                """
+                INSERT INTO workers (id, host, pid, version, started_at, heartbeat_at, stopped_at)
+                VALUES (?, ?, ?, ?, ?, ?, NULL)
+                ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version,
+                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+                """,
+                [.text(worker.id), .text(worker.host), .integer(Int64(worker.pid)), .text(worker.version),
+                 .integer(worker.startedAt), .integer(worker.heartbeatAt)])
+        }
+    }
+
+    public func recordWorkerHeartbeat(id: String, now: Int64) throws {
+        try connection.writeTransaction {
+            try connection.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", [.integer(now), .text(id)])
+        }
+    }
+
+    public func recordWorkerStopped(id: String, now: Int64) throws {
+        try connection.writeTransaction {
+            try connection.execute("UPDATE workers SET stopped_at = ?, heartbeat_at = ? WHERE id = ?", [.integer(now), .integer(now), .text(id)])
+        }
+    }
+
+    public func workers() throws -> [WorkerRecord] {
+        try connection.query(
+            "SELECT id, host, pid, version, started_at, heartbeat_at, stopped_at FROM workers ORDER BY heartbeat_at DESC"
+        ) { row in
+            WorkerRecord(id: row.text(0), host: row.text(1), pid: Int32(truncatingIfNeeded: row.int64(2)), version: row.text(3),
+                         startedAt: row.int64(4), heartbeatAt: row.int64(5), stoppedAt: row.optionalInt64(6))
+        }
+    }
+}
+
+extension JobSpec {
+    /// Decodes a spec read back from the database.
+    static func decodeStored(_ json: String, jobID: Int64) throws -> JobSpec {
+        do {
+            return try JSONDecoder().decode(JobSpec.self, from: Data(json.utf8))
+        } catch {
+            throw SQLiteError(code: 11, message: "job \(jobID) has a stored spec that cannot be read: \(error)")
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,44 @@
+import BerthCore
+
+extension JobStore {
+    /// Stores `specs` in one transaction and returns one result per spec, in order.
+    ///
+    /// A spec whose idempotency key already names a job returns that job's id
+    /// instead of creating another, also when several processes race on the
+    /// same key: the write lock taken by `BEGIN IMMEDIATE` orders them.
+    /// The specs must already be validated.
+    public func submit(_ specs: [JobSpec], now: Int64) throws -> [SubmitResult] {
+        let insert = """
+            INSERT INTO jobs (queue, state, priority, run_at, spec, idempotency_key, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """
+        return try connection.writeTransaction {
+            var results: [SubmitResult] = []
+            results.reserveCapacity(specs.count)
+            let statement = try connection.statement(insert)
+            for spec in specs {
+                try statement.bind([
+                    .text(spec.queue),
+                    .text((spec.hold ? JobState.held : JobState.queued).rawValue),
+                    .integer(Int64(spec.priority)),
+                    .integer(spec.runAt ?? now),
+                    .text(spec.encodedJSON()),
+                    SQLiteValue(spec.idempotencyKey),
+                    .integer(now),
+                    .integer(now),
+                ])
+                try statement.run()
+                if connection.changes == 1 {
+                    results.append(SubmitResult(id: connection.lastInsertRowID, created: true))
+                } else if let key = spec.idempotencyKey,
+                          let existing = try connection.queryFirst("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(key)], { $0.int64(0) }) {
+                    results.append(SubmitResult(id: existing, created: false))
+                } else {
+                    preconditionFailure("an insert without an idempotency key conflict changed no row")
+                }
+            }
+            return results
+        }
+    }
+}
