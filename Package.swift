@@ -25,6 +25,9 @@ let package = Package(
             plugins: ["MigrationsPlugin"]
         ),
 
+        // Child processes and the container engine's command line (docker or podman).
+        .target(name: "BerthEngine", dependencies: ["BerthCore"]),
+
         // The admin command line.
         .target(name: "BerthCLI", dependencies: ["BerthCore", "BerthStore"]),
         .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
@@ -39,6 +42,7 @@ let package = Package(
 
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthCore"]),
+        .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthCore"]),
         .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore"]),
     ]
 )
