@@ -1,1 +1,4 @@
-print("berth")
+import BerthCLI
+import Foundation
+
+exit(BerthCommandLine.run(arguments: Array(CommandLine.arguments.dropFirst())))

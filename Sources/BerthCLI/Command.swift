@@ -1,0 +1,129 @@
+import BerthCore
+import BerthStore
+import Foundation
+
+/// One `berth` subcommand.
+protocol Command: Sendable {
+    var name: String { get }
+    /// One line for the command list.
+    var summary: String { get }
+    /// The synopsis after `berth NAME`, such as `[options] ID...`.
+    var usage: String { get }
+    /// Longer help shown below the synopsis; may be empty.
+    var details: String { get }
+    var options: [OptionDefinition] { get }
+
+    func run(_ arguments: ParsedArguments, context: CommandContext) throws
+}
+
+extension Command {
+    var details: String { "" }
+
+    /// The full `--help` text.
+    var helpText: String {
+        var text = "Usage: berth \(name) \(usage)\n\n\(summary)\n"
+        if !details.isEmpty {
+            text += "\n\(details)\n"
+        }
+        let allOptions = options + CommandContext.globalOptions + [.flag("help", "Show this help.")]
+        text += "\nOptions:\n"
+        let labels = allOptions.map { option in
+            "  --\(option.name)" + (option.valueName.map { " \($0)" } ?? "")
+        }
+        let width = min((labels.map(\.count).max() ?? 0) + 2, 30)
+        for (label, option) in zip(labels, allOptions) {
+            let padding = label.count < width ? String(repeating: " ", count: width - label.count) : "\n" + String(repeating: " ", count: width)
+            text += label + padding + option.help + (option.repeatable ? " Repeatable." : "") + "\n"
+        }
+        return text
+    }
+}
+
+/// A failure to report on standard error with exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// What a command runs with: its output streams, the environment and the database.
+final class CommandContext {
+    static let globalOptions: [OptionDefinition] = [
+        .value("db", "PATH", "Job database file. Defaults to $BERTH_DB, then /var/lib/berth/berth.db for root or ~/.local/state/berth/berth.db."),
+    ]
+
+    let environment: [String: String]
+    var standardOutput: TextOutput
+    var standardError: TextOutput
+    private let databasePathOverride: String?
+    private var openedStore: JobStore?
+
+    init(environment: [String: String], databasePath: String?, standardOutput: TextOutput, standardError: TextOutput) {
+        self.environment = environment
+        self.databasePathOverride = databasePath
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
+
+    var databasePath: String {
+        if let databasePathOverride { return databasePathOverride }
+        if let fromEnvironment = environment["BERTH_DB"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return DatabaseOptions.defaultPath(environment: environment)
+    }
+
+    /// The job store, opened (and created and migrated) on first use.
+    func store() throws -> JobStore {
+        if let openedStore { return openedStore }
+        let store = try JobStore(options: DatabaseOptions(path: databasePath))
+        openedStore = store
+        return store
+    }
+
+    func now() -> Int64 { Clock.nowMilliseconds() }
+
+    func print(_ text: String) {
+        standardOutput.write(text + "\n")
+    }
+
+    func printError(_ text: String) {
+        standardError.write(text + "\n")
+    }
+}
+
+/// A destination for text, buffered so that large listings are written in few system calls.
+final class TextOutput {
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        buffer.reserveCapacity(64 * 1024)
+    }
+
+    func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 64 * 1024 {
+            flush()
+        }
+    }
+
+    func flush() {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                // A closed pipe (such as `berth ls | head`) ends the output quietly.
+                break
+            }
+            offset += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    deinit {
+        flush()
+    }
+}

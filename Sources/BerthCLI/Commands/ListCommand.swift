@@ -1,0 +1,65 @@
+import BerthCore
+import BerthStore
+
+/// `berth ls`: jobs, newest first.
+struct ListCommand: Command {
+    let name = "ls"
+    let summary = "List jobs, newest first."
+    let usage = "[--state STATE] [--queue NAME] [--label KEY=VALUE] [--limit N] [--json]"
+    let details = "States: \(JobState.allCases.map(\.rawValue).joined(separator: ", "))."
+
+    let options: [OptionDefinition] = [
+        .value("state", "STATE", "Only jobs in STATE; a comma-separated list is accepted.", repeatable: true),
+        .value("queue", "NAME", "Only jobs of queue NAME."),
+        .value("label", "KEY=VALUE", "Only jobs with this label.", repeatable: true),
+        .value("limit", "N", "Print at most N jobs, from 1 to 100000. Default: 50."),
+        .flag("json", "Print one JSON object per job."),
+    ]
+
+    func run(_ arguments: ParsedArguments, context: CommandContext) throws {
+        guard arguments.positionals.isEmpty else {
+            throw UsageError("unexpected argument \(arguments.positionals[0])", command: name)
+        }
+        var filter = JobFilter()
+        for value in arguments.all("state").flatMap({ $0.split(separator: ",") }) {
+            guard let state = JobState(rawValue: String(value)) else {
+                throw UsageError("--state \(value): unknown state; expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", command: name)
+            }
+            filter.states.append(state)
+        }
+        filter.queue = arguments.value("queue")
+        for label in arguments.all("label") {
+            guard let equals = label.firstIndex(of: "="), equals != label.startIndex else {
+                throw UsageError("--label \(label): expected KEY=VALUE", command: name)
+            }
+            filter.labels[String(label[..<equals])] = String(label[label.index(after: equals)...])
+        }
+        if let limit = arguments.value("limit") {
+            guard let count = Int(limit), (1...100_000).contains(count) else {
+                throw UsageError("--limit \(limit): expected an integer from 1 to 100000", command: name)
+            }
+            filter.limit = count
+        }
+
+        let jobs = try context.store().jobs(matching: filter)
+        if arguments.has("json") {
+            for job in jobs {
+                context.print(JSONOutput.line(JobView(job)))
+            }
+            return
+        }
+
+        var table = Table("ID", "STATE", "QUEUE", "PRI", "ATTEMPTS", "CREATED", "IMAGE", "COMMAND")
+        for job in jobs {
+            table.append([
+                "\(job.id)", job.state.rawValue + (job.cancelRequested ? "*" : ""), job.queue, "\(job.priority)",
+                "\(job.attemptsUsed)", Format.time(job.createdAt),
+                Format.truncate(job.spec.image, to: 40), Format.command(job.spec.command),
+            ])
+        }
+        context.print(table.render())
+        if jobs.contains(where: \.cancelRequested) {
+            context.print("* cancel requested; the worker stops the job at its next heartbeat")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import BerthCore
+import BerthStore
+import Foundation
+
+/// `berth submit`: one job from options, one from `--spec JSON`, or a batch from a JSON-lines file.
+struct SubmitCommand: Command {
+    let name = "submit"
+    let summary = "Submit a job, or a batch of jobs from a JSON-lines file."
+    let usage = "--image IMAGE [options] -- COMMAND [ARGUMENTS...]\n       berth submit --spec JSON\n       berth submit --file FILE|-"
+    let details = """
+        Prints the id of each job, one per line. A job whose --idempotency-key is
+        already stored is not submitted again; its existing id is printed instead.
+
+        With --file, each line holds one job spec (a JSON object, as printed under
+        "spec" by `berth show --json`). Blank lines are skipped. Every line is
+        validated first and every error is reported with its line number; only
+        when all lines are valid are the jobs stored, in one transaction.
+        """
+
+    static let specOptionNames: Set<String> = [
+        "image", "queue", "priority", "env", "secret", "memory", "cpus", "pids", "timeout",
+        "workspace-disk", "max-output", "max-attempts", "retry-delay", "max-retry-delay",
+        "idempotency-key", "run-at", "label", "hold",
+    ]
+
+    let options: [OptionDefinition] = [
+        .value("image", "IMAGE", "Container image to run, such as alpine:3.20."),
+        .value("queue", "NAME", "Queue to submit to. Default: default."),
+        .value("priority", "N", "Priority from -1000 to 1000; higher runs first. Default: 0."),
+        .value("env", "NAME=VALUE", "Environment variable for the job.", repeatable: true),
+        .value("secret", "NAME", "Secret the daemon resolves and passes as the variable NAME; never stored.", repeatable: true),
+        .value("memory", "SIZE", "Memory limit, such as 512m or 2g (binary units). Default: the queue's."),
+        .value("cpus", "N", "CPU limit in cores, such as 1.5. Default: the queue's."),
+        .value("pids", "N", "Maximum number of processes in the container. Default: the queue's."),
+        .value("timeout", "DURATION", "Wall-clock limit per attempt, such as 30m or 2h. Default: the queue's."),
+        .value("workspace-disk", "SIZE", "Disk quota of the job's workspace, such as 10g. Default: the queue's."),
+        .value("max-output", "SIZE", "Output stored per attempt, such as 100m. Default: the queue's."),
+        .value("max-attempts", "N", "Attempts before the job is dead, from 1 to 100. Default: the queue's."),
+        .value("retry-delay", "DURATION", "Backoff before the first retry, such as 10s. Default: the queue's."),
+        .value("max-retry-delay", "DURATION", "Cap on the backoff, such as 10m. Default: the queue's."),
+        .value("idempotency-key", "KEY", "Submit only once per KEY; a repeat prints the existing job's id."),
+        .value("run-at", "TIME", "Earliest start, ISO 8601 with a zone, such as 2026-12-24T09:00:00Z."),
+        .value("label", "KEY=VALUE", "Label for filtering with `berth ls --label`.", repeatable: true),
+        .flag("hold", "Submit held: the job runs only after `berth approve`."),
+        .value("spec", "JSON", "The whole job spec as one JSON object, instead of the options above."),
+        .value("file", "FILE", "Submit every line of a JSON-lines FILE (or - for standard input)."),
+        .flag("json", "Print {\"id\":…,\"created\":…} per job instead of bare ids."),
+    ]
+
+    func run(_ arguments: ParsedArguments, context: CommandContext) throws {
+        let usesSpecOptions = Self.specOptionNames.contains { arguments.has($0) } || arguments.trailing != nil
+        let sources = [usesSpecOptions, arguments.has("spec"), arguments.has("file")].filter { $0 }.count
+        guard sources == 1 else {
+            throw UsageError(
+                sources == 0
+                    ? "nothing to submit; give --image IMAGE -- COMMAND, --spec JSON or --file FILE"
+                    : "--spec, --file and the job options (--image … -- COMMAND) cannot be combined",
+                command: name)
+        }
+        guard arguments.positionals.isEmpty else {
+            throw UsageError("unexpected argument \(arguments.positionals[0]); put the job's command after --, as in: berth submit --image alpine:3.20 -- echo hello", command: name)
+        }
+
+        if let path = arguments.value("file") {
+            try submitBatch(path: path, json: arguments.has("json"), context: context)
+            return
+        }
+
+        let spec: JobSpec
+        do {
+            if let json = arguments.value("spec") {
+                spec = try JobSpec.decode(json: Data(json.utf8))
+            } else {
+                spec = try specFromOptions(arguments)
+                try spec.validate()
+            }
+        } catch let error as SpecError {
+            // The spec came from this command line, so a bad value is a usage error.
+            throw UsageError("\(error)", command: name)
+        }
+        let result = try context.store().submit([spec], now: context.now())
+        printResults(result, lines: nil, json: arguments.has("json"), context: context)
+    }
+
+    private func specFromOptions(_ arguments: ParsedArguments) throws -> JobSpec {
+        guard let image = arguments.value("image") else {
+            throw UsageError("--image is required with -- COMMAND", command: name)
+        }
+        guard let command = arguments.trailing, !command.isEmpty else {
+            throw UsageError("the job's command is missing; put it after --, as in: berth submit --image \(image) -- echo hello", command: name)
+        }
+
+        var spec = JobSpec(image: image, command: command)
+        if let queue = arguments.value("queue") { spec.queue = queue }
+        if let priority = arguments.value("priority") { spec.priority = try integer(priority, option: "priority") }
+        spec.env = try keyValuePairs(arguments.all("env"), option: "env")
+        spec.secrets = arguments.all("secret")
+        spec.labels = try keyValuePairs(arguments.all("label"), option: "label")
+        spec.idempotencyKey = arguments.value("idempotency-key")
+        spec.hold = arguments.has("hold")
+        if let runAt = arguments.value("run-at") {
+            spec.runAt = try RunAtTime.parse(runAt, field: "--run-at")
+        }
+
+        spec.limits.memory = try arguments.value("memory").map { try size($0, option: "memory") }
+        spec.limits.cpus = try arguments.value("cpus").map { try number($0, option: "cpus") }
+        spec.limits.pids = try arguments.value("pids").map { try integer($0, option: "pids") }
+        spec.limits.timeout = try arguments.value("timeout").map { try duration($0, option: "timeout") }
+        spec.limits.workspaceDisk = try arguments.value("workspace-disk").map { try size($0, option: "workspace-disk") }
+        spec.limits.maxOutputBytes = try arguments.value("max-output").map { try size($0, option: "max-output") }
+        spec.retry.maxAttempts = try arguments.value("max-attempts").map { try integer($0, option: "max-attempts") }
+        spec.retry.initialDelay = try arguments.value("retry-delay").map { try duration($0, option: "retry-delay") }
+        spec.retry.maxDelay = try arguments.value("max-retry-delay").map { try duration($0, option: "max-retry-delay") }
+        return spec
+    }
+
+    /// Validates every line, reports every invalid one, and stores all or nothing.
+    private func submitBatch(path: String, json: Bool, context: CommandContext) throws {
+        let data: Data
+        do {
+            data = path == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile()
+                : try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw CommandFailure("cannot read \(path): \(error.localizedDescription)")
+        }
+
+        var specs: [JobSpec] = []
+        var lineNumbers: [Int] = []
+        var errors: [String] = []
+        var lineNumber = 0
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+            if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
+            do {
+                specs.append(try JobSpec.decode(json: Data(trimmed)))
+                lineNumbers.append(lineNumber)
+            } catch {
+                errors.append("\(path == "-" ? "stdin" : path):\(lineNumber): \(error)")
+            }
+        }
+
+        guard errors.isEmpty else {
+            let shown = 100
+            for error in errors.prefix(shown) {
+                context.printError(error)
+            }
+            if errors.count > shown {
+                context.printError("… and \(errors.count - shown) more invalid lines")
+            }
+            throw CommandFailure("\(errors.count) of \(specs.count + errors.count) lines are invalid; nothing was submitted. Fix the lines above and submit the file again")
+        }
+        guard !specs.isEmpty else {
+            throw CommandFailure("\(path == "-" ? "standard input" : path) holds no job specs; nothing was submitted")
+        }
+
+        let results = try context.store().submit(specs, now: context.now())
+        printResults(results, lines: lineNumbers, json: json, context: context)
+    }
+
+    private func printResults(_ results: [SubmitResult], lines: [Int]?, json: Bool, context: CommandContext) {
+        for (index, result) in results.enumerated() {
+            if json {
+                let line = lines.map { ",\"line\":\($0[index])" } ?? ""
+                context.print("{\"created\":\(result.created),\"id\":\(result.id)\(line)}")
+            } else {
+                context.print("\(result.id)")
+            }
+        }
+    }
+
+    private func keyValuePairs(_ values: [String], option: String) throws -> [String: String] {
+        var pairs: [String: String] = [:]
+        for value in values {
+            guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
+                throw UsageError("--\(option) \(value): expected NAME=VALUE", command: name)
+            }
+            let key = String(value[..<equals])
+            guard pairs[key] == nil else {
+                throw UsageError("--\(option) \(key) is given twice", command: name)
+            }
+            pairs[key] = String(value[value.index(after: equals)...])
+        }
+        return pairs
+    }
+
+    private func integer(_ value: String, option: String) throws -> Int {
+        guard let number = Int(value) else { throw UsageError("--\(option) \(value): expected an integer", command: name) }
+        return number
+    }
+
+    private func number(_ value: String, option: String) throws -> Double {
+        guard let number = Double(value), number.isFinite else {
+            throw UsageError("--\(option) \(value): expected a number such as 1.5", command: name)
+        }
+        return number
+    }
+
+    private func size(_ value: String, option: String) throws -> ByteSize {
+        guard let size = ByteSize(parsing: value) else {
+            throw UsageError("--\(option) \(value): expected a size such as 512m or 2g", command: name)
+        }
+        return size
+    }
+
+    private func duration(_ value: String, option: String) throws -> TimeSpan {
+        guard let span = TimeSpan(parsing: value) else {
+            throw UsageError("--\(option) \(value): expected a duration with a unit, such as 30s, 15m or 1h30m", command: name)
+        }
+        return span
+    }
+}
