@@ -28,8 +28,11 @@ let package = Package(
         // Child processes and the container engine's command line (docker or podman).
         .target(name: "BerthEngine", dependencies: ["BerthCore"]),
 
+        // The worker daemon: claims jobs, supervises one container per attempt, stores output.
+        .target(name: "BerthDaemon", dependencies: ["BerthCore", "BerthStore", "BerthEngine"]),
+
         // The admin command line.
-        .target(name: "BerthCLI", dependencies: ["BerthCore", "BerthStore"]),
+        .target(name: "BerthCLI", dependencies: ["BerthCore", "BerthStore", "BerthDaemon"]),
         .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
 
         // Build-time tool and plugin that embed migrations/*.sql into the binary.
@@ -43,6 +46,7 @@ let package = Package(
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthCore"]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthCore"]),
+        .testTarget(name: "BerthDaemonTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore"]),
     ]
 )

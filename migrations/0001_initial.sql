@@ -125,5 +125,8 @@ CREATE TABLE workers (
     version       TEXT    NOT NULL,
     started_at    INTEGER NOT NULL,
     heartbeat_at  INTEGER NOT NULL,
-    stopped_at    INTEGER
+    stopped_at    INTEGER,
+    -- Unix datagram socket on which the worker's daemon accepts wake-ups from
+    -- submitters on the same host.
+    wake_socket   TEXT
 );

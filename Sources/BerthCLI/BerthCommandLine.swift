@@ -22,6 +22,10 @@ public enum BerthCommandLine {
         ApproveCommand(),
         StatsCommand(),
         PruneCommand(),
+        EventsCommand(),
+        LogsCommand(),
+        WaitCommand(),
+        WorkersCommand(),
     ]
 
     /// Runs `berth` with `arguments` (without the program name) and returns the exit status.
@@ -135,13 +139,16 @@ public enum BerthCommandLine {
             Commands:
 
             """
-        let width = (commands.map(\.name.count).max() ?? 0) + 4
-        for command in commands {
-            text += "  " + command.name + String(repeating: " ", count: width - command.name.count) + command.summary + "\n"
+        // `help` and `version` are not `Command`s but share the column.
+        let entries = commands.map { ($0.name, $0.summary) } + [
+            ("help", "Show help for a command: berth help COMMAND."),
+            ("version", "Show the version of berth and of its database schema."),
+        ]
+        let width = (entries.map(\.0.count).max() ?? 0) + 4
+        for (name, summary) in entries {
+            text += "  " + name + String(repeating: " ", count: width - name.count) + summary + "\n"
         }
         text += """
-              help    Show help for a command: berth help COMMAND.
-              version Show the version of berth and of its database schema.
 
             Every command accepts --help. Commands that print records accept --json for
             scripts (one JSON object per line for lists). Exit status: 0 on success,

@@ -171,37 +171,38 @@ extension JobSpec.PerstackOptions: Codable {
 }
 
 /// A coding key for any field name, used to list the fields actually present.
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
+public struct AnyCodingKey: CodingKey, Sendable {
+    public var stringValue: String
+    public var intValue: Int?
 
-    init(stringValue: String) {
+    public init(stringValue: String) {
         self.stringValue = stringValue
     }
 
-    init(intValue: Int) {
+    public init(intValue: Int) {
         self.stringValue = "\(intValue)"
         self.intValue = intValue
     }
 }
 
 extension Decoder {
-    /// Throws a `SpecError` naming the first field of this object that `Key` does not list.
-    func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_ keys: Key.Type) throws {
+    /// Throws `DecodingError.dataCorrupted` at the first field of this object
+    /// that `Key` does not list, so a misspelt field is never silently ignored.
+    public func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_ keys: Key.Type) throws {
         let container = try container(keyedBy: AnyCodingKey.self)
         let known = Set(Key.allCases.map(\.stringValue))
-        let unknown = container.allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
+        let unknown = container.allKeys.filter { !known.contains($0.stringValue) }.sorted { $0.stringValue < $1.stringValue }
         if let first = unknown.first {
-            throw SpecError(
-                field: codingPath.specPath(appending: first), value: nil,
-                problem: "unknown field; valid fields here are \(known.sorted().joined(separator: ", "))")
+            throw DecodingError.dataCorrupted(DecodingError.Context(
+                codingPath: codingPath + [first],
+                debugDescription: "unknown field; valid fields here are \(known.sorted().joined(separator: ", "))"))
         }
     }
 }
 
 extension Array where Element == any CodingKey {
     /// The path written as in the spec: `limits.memory`, `command[2]`.
-    func specPath(appending last: String? = nil) -> String {
+    public func specPath(appending last: String? = nil) -> String {
         var path = ""
         for key in self {
             if let index = key.intValue {
@@ -241,7 +242,17 @@ public enum RunAtTime {
         return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
+    /// Formats Unix milliseconds as UTC with exactly three fraction digits.
     public static func format(_ milliseconds: Int64) -> String {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(withFraction)
+        // The fraction is written from the integer, because formatting a Date
+        // truncates its binary fraction: 0.007 s came out as .006.
+        var (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        if fraction < 0 {
+            seconds -= 1
+            fraction += 1000
+        }
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(withoutFraction)
+        let digits = String(fraction)
+        return whole.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
 }

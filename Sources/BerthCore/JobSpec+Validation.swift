@@ -42,7 +42,15 @@ extension JobSpec {
         } catch let error as SpecError {
             throw error
         } catch let error as DecodingError {
-            throw SpecError(decoding: error)
+            var specError = SpecError(decoding: error)
+            if specError.field == "spec", (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
+                // JSONDecoder (swift-foundation 6.3) reports a fraction or an
+                // out-of-range number in an integer field as invalid JSON, without
+                // a coding path, so the fields that could cause it are listed.
+                specError.problem = "has a number with a fraction, or out of range, in a field that takes a whole number: "
+                    + "priority, limits.pids, retry.maxAttempts, retry.neverRetryExitCodes, adapter.maxSteps or adapter.maxRetries"
+            }
+            throw specError
         } catch {
             throw SpecError(field: "spec", value: nil, problem: "is not valid JSON: \(error)")
         }
@@ -241,6 +249,8 @@ extension SpecError {
         case is Double.Type: "a number"
         case is [String].Type: "an array of strings"
         case is [String: String].Type: "an object of string values"
+        case is [Any].Type: "an array"
+        case is [String: Any].Type: "an object"
         default: "a value of type \(type)"
         }
     }

@@ -45,13 +45,17 @@ public struct RetryPolicy: Hashable, Sendable {
 
     /// The backoff before the retry that follows attempt number `attemptsUsed`
     /// (1 after the first failure), before jitter. Saturates at `maxDelay`
-    /// instead of overflowing.
+    /// instead of overflowing. A multiplier of 1 or less keeps `initialDelay`.
     public func baseDelay(afterAttempt attemptsUsed: Int) -> TimeSpan {
         let cap = Double(max(maxDelay.milliseconds, 0))
         var delay = Double(max(initialDelay.milliseconds, 0))
         var step = 1
         while step < attemptsUsed, delay < cap {
-            delay *= multiplier
+            // A delay that stops growing (zero, or a multiplier of 1 or less)
+            // would otherwise keep this loop going for up to Int.max attempts.
+            let next = delay * multiplier
+            guard next > delay else { break }
+            delay = next
             step += 1
         }
         return TimeSpan(milliseconds: Int64(min(delay, cap).rounded()))

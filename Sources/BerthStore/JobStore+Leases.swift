@@ -186,13 +186,14 @@ extension JobStore {
         try connection.writeTransaction {
             try connection.execute(
                 """
-                INSERT INTO workers (id, host, pid, version, started_at, heartbeat_at, stopped_at)
-                VALUES (?, ?, ?, ?, ?, ?, NULL)
+                INSERT INTO workers (id, host, pid, version, started_at, heartbeat_at, stopped_at, wake_socket)
+                VALUES (?, ?, ?, ?, ?, ?, NULL, ?)
                 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, version = excluded.version,
-                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
+                    wake_socket = excluded.wake_socket
                 """,
                 [.text(worker.id), .text(worker.host), .integer(Int64(worker.pid)), .text(worker.version),
-                 .integer(worker.startedAt), .integer(worker.heartbeatAt)])
+                 .integer(worker.startedAt), .integer(worker.heartbeatAt), SQLiteValue(worker.wakeSocket)])
         }
     }
 
@@ -210,10 +211,11 @@ extension JobStore {
 
     public func workers() throws -> [WorkerRecord] {
         try connection.query(
-            "SELECT id, host, pid, version, started_at, heartbeat_at, stopped_at FROM workers ORDER BY heartbeat_at DESC"
+            "SELECT id, host, pid, version, started_at, heartbeat_at, stopped_at, wake_socket FROM workers ORDER BY heartbeat_at DESC"
         ) { row in
             WorkerRecord(id: row.text(0), host: row.text(1), pid: Int32(truncatingIfNeeded: row.int64(2)), version: row.text(3),
-                         startedAt: row.int64(4), heartbeatAt: row.int64(5), stoppedAt: row.optionalInt64(6))
+                         startedAt: row.int64(4), heartbeatAt: row.int64(5), stoppedAt: row.optionalInt64(6),
+                         wakeSocket: row.optionalText(7))
         }
     }
 }

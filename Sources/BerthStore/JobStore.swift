@@ -197,3 +197,18 @@ extension JobStore {
         }
     }
 }
+
+extension JobStore {
+    /// A number that changes whenever another connection commits a change to
+    /// the database, for cheap polling by `berth wait` and `berth events --follow`.
+    public func dataVersion() throws -> Int64 {
+        try connection.queryFirst("PRAGMA data_version") { $0.int64(0) } ?? 0
+    }
+
+    /// Wake-up sockets of the live daemons on `host`.
+    public func wakeSockets(host: String) throws -> [String] {
+        try connection.query(
+            "SELECT wake_socket FROM workers WHERE host = ? AND stopped_at IS NULL AND wake_socket IS NOT NULL",
+            [.text(host)]) { $0.text(0) }
+    }
+}

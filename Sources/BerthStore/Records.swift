@@ -124,6 +124,22 @@ public struct WorkerRecord: Sendable, Equatable {
     public var startedAt: Int64
     public var heartbeatAt: Int64
     public var stoppedAt: Int64?
+    /// Datagram socket that wakes the worker's daemon when a job is submitted on its host.
+    public var wakeSocket: String?
+
+    public init(
+        id: String, host: String, pid: Int32, version: String, startedAt: Int64, heartbeatAt: Int64,
+        stoppedAt: Int64? = nil, wakeSocket: String? = nil
+    ) {
+        self.id = id
+        self.host = host
+        self.pid = pid
+        self.version = version
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+        self.stoppedAt = stoppedAt
+        self.wakeSocket = wakeSocket
+    }
 }
 
 /// How an attempt ended, as the worker records it.

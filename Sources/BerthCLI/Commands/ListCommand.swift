@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import Foundation
 
 /// `berth ls`: jobs, newest first.
 struct ListCommand: Command {
@@ -31,6 +32,14 @@ struct ListCommand: Command {
         for label in arguments.all("label") {
             guard let equals = label.firstIndex(of: "="), equals != label.startIndex else {
                 throw UsageError("--label \(label): expected KEY=VALUE", command: name)
+            }
+            // The store quotes the key inside a JSON path, so a quote in it
+            // would make SQLite fail; the pattern is JobSpec's label key rule.
+            let key = label[..<equals]
+            guard key.range(of: #"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"#, options: .regularExpression) != nil else {
+                throw UsageError(
+                    "--label \(label): invalid key \(key); expected 1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit",
+                    command: name)
             }
             filter.labels[String(label[..<equals])] = String(label[label.index(after: equals)...])
         }

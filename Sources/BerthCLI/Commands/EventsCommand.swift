@@ -1,0 +1,119 @@
+import BerthCore
+import BerthStore
+import Foundation
+
+/// `berth events ID`: the lines a job printed on standard output, as stored.
+struct EventsCommand: Command {
+    let name = "events"
+    let summary = "Print a job's events (its standard output lines), optionally following new ones."
+    let usage = "[--attempt N] [--follow] [--json] ID"
+    let details = """
+        With --json, each line is one object: {"attempt","seq","at","type","json",
+        "truncated"} and either "event" (the job's JSON object, unchanged) or "line"
+        (a line that was not a JSON object). --follow keeps printing new events
+        until the job is finished, across retries; this is the stream an
+        application reads.
+        """
+
+    let options: [OptionDefinition] = [
+        .value("attempt", "N", "Only events of attempt N."),
+        .flag("follow", "Keep printing new events until the job is finished."),
+        .flag("json", "Print one JSON object per event."),
+    ]
+
+    func run(_ arguments: ParsedArguments, context: CommandContext) throws {
+        let ids = try jobIDs(arguments.positionals, command: name)
+        guard ids.count == 1 else { throw UsageError("give exactly one job id", command: name) }
+        let attempt = try arguments.value("attempt").map { text in
+            guard let number = Int(text), number > 0 else {
+                throw UsageError("--attempt \(text): expected a positive integer", command: name)
+            }
+            return number
+        }
+        let json = arguments.has("json")
+        let store = try context.store()
+        _ = try store.requireJob(id: ids[0])
+
+        try followStream(store: store, jobID: ids[0], follow: arguments.has("follow"), context: context) { position in
+            let events = try store.events(jobID: ids[0], attempt: attempt, after: position)
+            for event in events {
+                context.print(json ? Self.jsonLine(event) : Self.textLine(event))
+            }
+            return events.last.map { ($0.attempt, $0.sequence) }
+        }
+    }
+
+    static func jsonLine(_ event: EventRecord) -> String {
+        let head = #"{"at":"\#(RunAtTime.format(event.at))","attempt":\#(event.attempt),"json":\#(event.isJSON),"seq":\#(event.sequence),"truncated":\#(event.truncated),"type":\#(event.type.map(jsonString) ?? "null")"#
+        // A stored JSON object is embedded as it is, so applications read the job's own event.
+        return event.isJSON ? head + #","event":\#(event.payload)}"# : head + #","line":\#(jsonString(event.payload))}"#
+    }
+
+    static func textLine(_ event: EventRecord) -> String {
+        "[\(event.attempt):\(event.sequence) \(Format.time(event.at))] " + Format.printable(event.payload)
+    }
+}
+
+/// `berth logs ID`: the attempt's standard error lines.
+struct LogsCommand: Command {
+    let name = "logs"
+    let summary = "Print a job's standard error lines, optionally following new ones."
+    let usage = "[--attempt N] [--follow] ID"
+
+    let options: [OptionDefinition] = [
+        .value("attempt", "N", "Only lines of attempt N."),
+        .flag("follow", "Keep printing new lines until the job is finished."),
+    ]
+
+    func run(_ arguments: ParsedArguments, context: CommandContext) throws {
+        let ids = try jobIDs(arguments.positionals, command: name)
+        guard ids.count == 1 else { throw UsageError("give exactly one job id", command: name) }
+        let attempt = try arguments.value("attempt").map { text in
+            guard let number = Int(text), number > 0 else {
+                throw UsageError("--attempt \(text): expected a positive integer", command: name)
+            }
+            return number
+        }
+        let store = try context.store()
+        _ = try store.requireJob(id: ids[0])
+
+        try followStream(store: store, jobID: ids[0], follow: arguments.has("follow"), context: context) { position in
+            let lines = try store.logs(jobID: ids[0], attempt: attempt, after: position)
+            for line in lines {
+                context.print(Format.printable(line.line))
+            }
+            return lines.last.map { ($0.attempt, $0.sequence) }
+        }
+    }
+}
+
+/// Prints batches from `fetch` until none is left, and with `follow` until the
+/// job is finished, polling cheaply for commits by other processes.
+private func followStream(
+    store: JobStore, jobID: Int64, follow: Bool, context: CommandContext,
+    fetch: ((attempt: Int, sequence: Int64)?) throws -> (Int, Int64)?
+) throws {
+    var position: (attempt: Int, sequence: Int64)? = nil
+    while true {
+        let version = try store.dataVersion()
+        while let last = try fetch(position) {
+            position = last
+        }
+        context.standardOutput.flush()
+        guard follow else { return }
+
+        let job = try store.requireJob(id: jobID)
+        if job.state.isFinished {
+            // One more read: lines stored in the same commit as the finish.
+            while let last = try fetch(position) { position = last }
+            return
+        }
+        while try store.dataVersion() == version {
+            usleep(50_000)
+        }
+    }
+}
+
+func jsonString(_ text: String) -> String {
+    JSONOutput.line([text]).dropFirst().dropLast().description
+}

@@ -1,0 +1,102 @@
+import BerthCore
+import BerthStore
+import Foundation
+
+/// `berth wait ID...`: blocks until every job is finished.
+struct WaitCommand: Command {
+    let name = "wait"
+    let summary = "Wait until jobs are finished; exit 0 only if all succeeded."
+    let usage = "[--timeout DURATION] [--json] ID..."
+    let details = """
+        Prints each job's final state as it finishes. A job in the waiting state is
+        not finished: it waits for `berth answer`. Exit status: 0 when every job
+        succeeded, 1 when any job is dead or cancelled or the timeout passed.
+        """
+
+    let options: [OptionDefinition] = [
+        .value("timeout", "DURATION", "Give up after DURATION, such as 10m. Default: wait without limit."),
+        .flag("json", "Print {\"id\":…,\"state\":…} per finished job."),
+    ]
+
+    func run(_ arguments: ParsedArguments, context: CommandContext) throws {
+        let ids = try jobIDs(arguments.positionals, command: name)
+        let timeout = try arguments.value("timeout").map { text in
+            guard let span = TimeSpan(parsing: text) else {
+                throw UsageError("--timeout \(text): expected a duration with a unit, such as 30s or 10m", command: name)
+            }
+            return span
+        }
+        let deadline = timeout.map { context.now() + $0.milliseconds }
+        let store = try context.store()
+        for id in ids {
+            _ = try store.requireJob(id: id)
+        }
+
+        var remaining = ids
+        var allSucceeded = true
+        while !remaining.isEmpty {
+            let version = try store.dataVersion()
+            for id in remaining {
+                let job = try store.requireJob(id: id)
+                guard job.state.isFinished else { continue }
+                remaining.removeAll { $0 == id }
+                allSucceeded = allSucceeded && job.state == .succeeded
+                context.print(arguments.has("json") ? #"{"id":\#(id),"state":"\#(job.state.rawValue)"}"# : "job \(id) \(job.state.rawValue)")
+                context.standardOutput.flush()
+            }
+            guard !remaining.isEmpty else { break }
+            if let deadline, context.now() >= deadline {
+                throw CommandFailure("timed out after \(timeout!) waiting for jobs \(remaining.map(String.init).joined(separator: ", "))")
+            }
+            while try store.dataVersion() == version {
+                if let deadline, context.now() >= deadline { break }
+                usleep(10_000)
+            }
+        }
+        if !allSucceeded {
+            throw PartialFailure()
+        }
+    }
+}
+
+/// `berth workers`: registered daemons and their heartbeats.
+struct WorkersCommand: Command {
+    let name = "workers"
+    let summary = "List worker daemons with their last heartbeat."
+    let usage = "[--json]"
+
+    let options: [OptionDefinition] = [
+        .flag("json", "Print one JSON object per worker."),
+    ]
+
+    private struct WorkerView: Encodable {
+        let id: String
+        let host: String
+        let pid: Int32
+        let version: String
+        let startedAt: String
+        let heartbeatAt: String
+        let stoppedAt: String?
+    }
+
+    func run(_ arguments: ParsedArguments, context: CommandContext) throws {
+        let workers = try context.store().workers()
+        if arguments.has("json") {
+            for worker in workers {
+                context.print(JSONOutput.line(WorkerView(
+                    id: worker.id, host: worker.host, pid: worker.pid, version: worker.version,
+                    startedAt: RunAtTime.format(worker.startedAt), heartbeatAt: RunAtTime.format(worker.heartbeatAt),
+                    stoppedAt: worker.stoppedAt.map(RunAtTime.format))))
+            }
+            return
+        }
+        let now = context.now()
+        var table = Table("WORKER", "HOST", "PID", "VERSION", "STARTED", "HEARTBEAT", "STATUS")
+        for worker in workers {
+            let status = worker.stoppedAt != nil ? "stopped" : "heartbeat \(Format.age(max(0, now - worker.heartbeatAt))) ago"
+            table.append([worker.id, worker.host, "\(worker.pid)", worker.version, Format.time(worker.startedAt),
+                          Format.time(worker.heartbeatAt), status])
+        }
+        context.print(table.render())
+    }
+}

@@ -1,0 +1,155 @@
+import BerthCore
+import BerthStore
+import Foundation
+
+/// Everything the daemon reads from its configuration file, with defaults for
+/// every key. `config/berth.json5` documents each key, its unit and its default.
+public struct DaemonConfiguration: Sendable, Equatable {
+    public var database = Database()
+    public var directories = Directories()
+    /// Identity of this daemon in leases and container labels; defaults to the host name.
+    public var workerID: String? = nil
+    public var engine = Engine()
+    /// Maximum number of jobs running at once on this host.
+    public var concurrency = 4
+    /// Settings per queue; a job of a queue not listed here uses `defaultQueue`.
+    public var queues: [String: Queue] = [:]
+    /// Settings for queues that are not listed in `queues`. Set its
+    /// concurrency to 0 to run listed queues only.
+    public var defaultQueue = Queue()
+    public var leaseDuration = TimeSpan.seconds(60)
+    public var heartbeatInterval = TimeSpan.seconds(10)
+    /// How often the daemon looks for work when nothing wakes it.
+    public var pollInterval = TimeSpan.seconds(2)
+    public var shutdown = Shutdown()
+    public var secretsDirectory = "/etc/berth/secrets"
+    public var output = Output()
+    public var metrics = Metrics()
+    public var logLevel = LogLevel.info
+
+    public init() {}
+
+    public struct Database: Sendable, Equatable {
+        public var path: String? = nil
+        public var synchronous = DatabaseOptions.Synchronous.normal
+        public var busyTimeout = TimeSpan.seconds(30)
+    }
+
+    public struct Directories: Sendable, Equatable {
+        /// One directory per job, mounted at /workspace in its container.
+        public var workspaces = "/var/lib/berth/workspaces"
+        /// Copies of checkpoint files, out of the jobs' reach.
+        public var checkpoints = "/var/lib/berth/checkpoints"
+        /// Sockets and other files that do not survive a reboot.
+        public var runtime = "/run/berth"
+    }
+
+    public enum EngineKind: String, Sendable, Equatable, CaseIterable {
+        case auto, podman, docker
+    }
+
+    public struct Engine: Sendable, Equatable {
+        public var kind = EngineKind.auto
+        /// Path of the engine binary; found in PATH when nil.
+        public var path: String? = nil
+        /// Time limit for one engine command other than following output.
+        public var callTimeout = TimeSpan.seconds(60)
+        /// Flags added to every `create`, after berth's own flags.
+        public var extraRunFlags: [String] = []
+        /// Variables passed from the daemon's environment to engine commands,
+        /// such as CONTAINERS_CONF or DOCKER_HOST.
+        public var passEnvironment: [String] = ["CONTAINERS_CONF", "DOCKER_HOST", "XDG_RUNTIME_DIR", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE"]
+    }
+
+    /// Default isolation and limits of a queue's containers. A job's own
+    /// limits override the limits here.
+    public struct Queue: Sendable, Equatable {
+        public var concurrency = 4
+        public var network = "none"
+        public var user = "65534:65534"
+        public var memory = ByteSize.gibibytes(1)
+        public var cpus = 1.0
+        public var pids = 256
+        public var timeout = TimeSpan.hours(1)
+        public var workspaceDisk = ByteSize.gibibytes(5)
+        public var maxOutputBytes = ByteSize.mebibytes(256)
+        public var tmpfsSize = ByteSize.mebibytes(64)
+        public var nofile = 1024
+        public var readOnlyRoot = true
+        /// How long a container has after SIGTERM before it is killed.
+        public var stopGrace = TimeSpan.seconds(10)
+        public var retry = RetrySettings()
+    }
+
+    /// A queue's retry policy; jobs override single fields.
+    public struct RetrySettings: Sendable, Equatable {
+        public var maxAttempts = RetryPolicy.standard.maxAttempts
+        public var initialDelay = RetryPolicy.standard.initialDelay
+        public var maxDelay = RetryPolicy.standard.maxDelay
+        public var multiplier = RetryPolicy.standard.multiplier
+        public var jitter = RetryPolicy.standard.jitter
+
+        public var policy: RetryPolicy {
+            var policy = RetryPolicy.standard
+            policy.maxAttempts = maxAttempts
+            policy.initialDelay = initialDelay
+            policy.maxDelay = maxDelay
+            policy.multiplier = multiplier
+            policy.jitter = jitter
+            return policy
+        }
+    }
+
+    public enum ShutdownMode: String, Sendable, Equatable, CaseIterable {
+        /// Stop running containers and put their jobs back in the queue.
+        case drain
+        /// Leave containers running for the next daemon to adopt.
+        case detach
+    }
+
+    public struct Shutdown: Sendable, Equatable {
+        public var mode = ShutdownMode.drain
+        /// Time allowed for the whole shutdown before the daemon exits anyway.
+        public var deadline = TimeSpan.minutes(2)
+    }
+
+    public struct Output: Sendable, Equatable {
+        /// Longest line stored whole; longer lines are cut and marked truncated.
+        public var maxLineBytes = ByteSize.mebibytes(8)
+        /// Lines written per transaction at most.
+        public var batchLines = 500
+        /// Longest time a line waits before it is written.
+        public var batchInterval = TimeSpan(milliseconds: 50)
+    }
+
+    public struct Metrics: Sendable, Equatable {
+        /// Prometheus text file for node_exporter's textfile collector; none when nil.
+        public var path: String? = nil
+        public var interval = TimeSpan.seconds(15)
+    }
+
+    public enum LogLevel: String, Sendable, Equatable, CaseIterable, Comparable {
+        case debug, info, warning, error
+
+        public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool {
+            allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        }
+    }
+
+    /// Settings of `queue`.
+    public func settings(forQueue queue: String) -> Queue {
+        queues[queue] ?? defaultQueue
+    }
+
+    /// The database options for this configuration.
+    public var databaseOptions: DatabaseOptions {
+        DatabaseOptions(
+            path: database.path ?? DatabaseOptions.defaultPath(),
+            synchronous: database.synchronous, busyTimeout: database.busyTimeout)
+    }
+
+    /// The worker id: the configured one, or the host name.
+    public var resolvedWorkerID: String {
+        workerID ?? ProcessInfo.processInfo.hostName
+    }
+}

@@ -1,0 +1,102 @@
+import BerthCore
+import BerthStore
+import Foundation
+
+/// Turns the lines of one attempt's output into rows to store, in batches, and
+/// enforces the cap on stored bytes.
+///
+/// Standard output and standard error are numbered and capped separately:
+/// the two pipes are read concurrently, so their interleaving differs from one
+/// reading to the next, while each stream on its own is read the same way
+/// every time. Every line gets the next sequence number of its stream, stored
+/// or not, so reading a stream again after a restart yields the same numbers
+/// and the store's unique key drops the repeats.
+///
+/// Bytes that are not valid UTF-8 are replaced by U+FFFD. Not thread-safe;
+/// `OutputPump` serializes access.
+struct OutputRecorder {
+    /// The `type` of the event stored in place of the first line over the cap.
+    static let limitEventType = "berth.output_limit"
+
+    private struct StreamState {
+        var nextSequence: Int64 = 1
+        var storedBytes: Int64 = 0
+        var droppedLines: Int64 = 0
+        var limitReported = false
+    }
+
+    let maxStoredBytes: Int64
+    let batchLines: Int
+
+    private var streams: [OutputLine.Stream: StreamState] = [.stdout: StreamState(), .stderr: StreamState()]
+    private var pending: [OutputLine] = []
+    private var pendingBytes = 0
+
+    init(maxStoredBytes: Int64, batchLines: Int) {
+        self.maxStoredBytes = maxStoredBytes
+        self.batchLines = batchLines
+    }
+
+    var storedBytes: Int64 { streams.values.reduce(0) { $0 + $1.storedBytes } }
+    var droppedLines: Int64 { streams.values.reduce(0) { $0 + $1.droppedLines } }
+    var hasPending: Bool { !pending.isEmpty }
+
+    /// Whether the pending batch is large enough to write now.
+    var batchIsFull: Bool { pending.count >= batchLines || pendingBytes >= 4 << 20 }
+
+    /// Adds one line; `bytes` excludes the newline.
+    mutating func append(stream: OutputLine.Stream, bytes: some Collection<UInt8>, truncated: Bool, at now: Int64) {
+        var state = streams[stream]!
+        defer { streams[stream] = state }
+        let sequence = state.nextSequence
+        state.nextSequence += 1
+
+        let size = Int64(bytes.count)
+        guard state.storedBytes + size <= maxStoredBytes else {
+            state.droppedLines += 1
+            if !state.limitReported {
+                state.limitReported = true
+                appendLimitNotice(stream: stream, sequence: sequence, at: now)
+            }
+            return
+        }
+        state.storedBytes += size
+
+        let text = String(decoding: bytes, as: UTF8.self)
+        var type: String? = nil
+        var isJSON = false
+        if stream == .stdout, !truncated, Self.looksLikeObject(bytes),
+           let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            isJSON = true
+            type = object["type"] as? String
+        }
+        pending.append(OutputLine(stream: stream, sequence: sequence, at: now, type: type, isJSON: isJSON, truncated: truncated, text: text))
+        pendingBytes += text.utf8.count
+    }
+
+    private mutating func appendLimitNotice(stream: OutputLine.Stream, sequence: Int64, at now: Int64) {
+        let text: String
+        switch stream {
+        case .stdout:
+            text = #"{"type":"\#(Self.limitEventType)","maxOutputBytes":\#(maxStoredBytes),"firstDroppedSequence":\#(sequence)}"#
+        case .stderr:
+            text = "berth: standard error reached its limit of \(maxStoredBytes) stored bytes; later lines are counted, not stored"
+        }
+        pending.append(OutputLine(
+            stream: stream, sequence: sequence, at: now, type: stream == .stdout ? Self.limitEventType : nil,
+            isJSON: stream == .stdout, truncated: false, text: text))
+    }
+
+    private static func looksLikeObject(_ bytes: some Collection<UInt8>) -> Bool {
+        bytes.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "{")
+    }
+
+    /// Removes and returns the pending lines.
+    mutating func takeBatch() -> [OutputLine] {
+        defer {
+            pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
+        }
+        return pending
+    }
+}

@@ -1,0 +1,139 @@
+import BerthCore
+
+/// One line a job printed, ready to be stored.
+public struct OutputLine: Sendable {
+    public enum Stream: Sendable {
+        /// Standard output: stored as an event.
+        case stdout
+        /// Standard error: stored as the attempt's log.
+        case stderr
+    }
+
+    public var stream: Stream
+    /// Position of the line in its stream within the attempt, from 1.
+    public var sequence: Int64
+    public var at: Int64
+    /// The JSON object's `type` field; nil for other lines and for logs.
+    public var type: String?
+    public var isJSON: Bool
+    public var truncated: Bool
+    public var text: String
+
+    public init(stream: Stream, sequence: Int64, at: Int64, type: String?, isJSON: Bool, truncated: Bool, text: String) {
+        self.stream = stream
+        self.sequence = sequence
+        self.at = at
+        self.type = type
+        self.isJSON = isJSON
+        self.truncated = truncated
+        self.text = text
+    }
+}
+
+/// A stored event, as `berth events` prints it.
+public struct EventRecord: Sendable, Equatable {
+    public var jobID: Int64
+    public var attempt: Int
+    public var sequence: Int64
+    public var at: Int64
+    public var type: String?
+    public var isJSON: Bool
+    public var truncated: Bool
+    public var payload: String
+}
+
+/// A stored line of an attempt's standard error.
+public struct LogRecord: Sendable, Equatable {
+    public var attempt: Int
+    public var sequence: Int64
+    public var at: Int64
+    public var truncated: Bool
+    public var line: String
+}
+
+extension JobStore {
+    /// Stores a batch of output lines of the leased attempt in one transaction.
+    ///
+    /// Lines already stored (same stream, attempt and sequence) are skipped, so a
+    /// stream read again after a restart cannot duplicate rows. `storedBytes`
+    /// and `droppedLines` are the attempt's running totals.
+    public func appendOutput(
+        _ lease: Lease, lines: [OutputLine], storedBytes: Int64, droppedLines: Int64, now: Int64
+    ) throws {
+        try connection.writeTransaction {
+            try checkFence(lease, now: now)
+            try insertOutput(jobID: lease.jobID, attempt: lease.attempt, lines: lines)
+            try connection.execute(
+                "UPDATE attempts SET stored_bytes = MAX(stored_bytes, ?), dropped_lines = MAX(dropped_lines, ?) WHERE job_id = ? AND attempt = ?",
+                [.integer(storedBytes), .integer(droppedLines), .integer(lease.jobID), .integer(Int64(lease.attempt))])
+        }
+    }
+
+    func insertOutput(jobID: Int64, attempt: Int, lines: [OutputLine]) throws {
+        let insertEvent = try connection.statement(
+            "INSERT OR IGNORE INTO events (job_id, attempt, seq, at, type, is_json, truncated, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        let insertLog = try connection.statement(
+            "INSERT OR IGNORE INTO logs (job_id, attempt, seq, at, truncated, line) VALUES (?, ?, ?, ?, ?, ?)")
+        for line in lines {
+            switch line.stream {
+            case .stdout:
+                try insertEvent.bind([
+                    .integer(jobID), .integer(Int64(attempt)), .integer(line.sequence), .integer(line.at),
+                    SQLiteValue(line.type), SQLiteValue(line.isJSON), SQLiteValue(line.truncated), .text(line.text),
+                ])
+                try insertEvent.run()
+            case .stderr:
+                try insertLog.bind([
+                    .integer(jobID), .integer(Int64(attempt)), .integer(line.sequence), .integer(line.at),
+                    SQLiteValue(line.truncated), .text(line.text),
+                ])
+                try insertLog.run()
+            }
+        }
+    }
+
+    /// Events of a job after `afterSequence` of `attempt` (all attempts when nil), in order.
+    public func events(jobID: Int64, attempt: Int? = nil, after position: (attempt: Int, sequence: Int64)? = nil, limit: Int = 1000) throws -> [EventRecord] {
+        var conditions = ["job_id = ?"]
+        var values: [SQLiteValue] = [.integer(jobID)]
+        if let attempt {
+            conditions.append("attempt = ?")
+            values.append(.integer(Int64(attempt)))
+        }
+        if let position {
+            conditions.append("(attempt, seq) > (?, ?)")
+            values += [.integer(Int64(position.attempt)), .integer(position.sequence)]
+        }
+        values.append(.integer(Int64(limit)))
+        return try connection.query(
+            """
+            SELECT job_id, attempt, seq, at, type, is_json, truncated, payload FROM events
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY attempt, seq LIMIT ?
+            """, values
+        ) { row in
+            EventRecord(jobID: row.int64(0), attempt: row.int(1), sequence: row.int64(2), at: row.int64(3),
+                        type: row.optionalText(4), isJSON: row.bool(5), truncated: row.bool(6), payload: row.text(7))
+        }
+    }
+
+    /// Standard error lines of a job, in order.
+    public func logs(jobID: Int64, attempt: Int? = nil, after position: (attempt: Int, sequence: Int64)? = nil, limit: Int = 1000) throws -> [LogRecord] {
+        var conditions = ["job_id = ?"]
+        var values: [SQLiteValue] = [.integer(jobID)]
+        if let attempt {
+            conditions.append("attempt = ?")
+            values.append(.integer(Int64(attempt)))
+        }
+        if let position {
+            conditions.append("(attempt, seq) > (?, ?)")
+            values += [.integer(Int64(position.attempt)), .integer(position.sequence)]
+        }
+        values.append(.integer(Int64(limit)))
+        return try connection.query(
+            "SELECT attempt, seq, at, truncated, line FROM logs WHERE \(conditions.joined(separator: " AND ")) ORDER BY attempt, seq LIMIT ?",
+            values
+        ) { row in
+            LogRecord(attempt: row.int(0), sequence: row.int64(1), at: row.int64(2), truncated: row.bool(3), line: row.text(4))
+        }
+    }
+}
