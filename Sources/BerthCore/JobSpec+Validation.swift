@@ -43,10 +43,11 @@ extension JobSpec {
             throw error
         } catch let error as DecodingError {
             var specError = SpecError(decoding: error)
-            if specError.field == "spec", (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
-                // JSONDecoder (swift-foundation 6.3) reports a fraction or an
-                // out-of-range number in an integer field as invalid JSON, without
-                // a coding path, so the fields that could cause it are listed.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
+                // The JSONDecoder of the Swift 6.3 toolchain reports a fraction or
+                // an out-of-range number in an integer field as invalid JSON, with
+                // no coding path, so the fields that could cause it are listed.
                 specError.problem = "has a number with a fraction, or out of range, in a field that takes a whole number: "
                     + "priority, limits.pids, retry.maxAttempts, retry.neverRetryExitCodes, adapter.maxSteps or adapter.maxRetries"
             }

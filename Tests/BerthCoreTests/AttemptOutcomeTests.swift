@@ -1,0 +1,25 @@
+import BerthCore
+import Foundation
+import Testing
+
+struct AttemptOutcomeTests {
+    @Test func onlyInterruptedIsFree() {
+        let free = AttemptOutcome.allCases.filter { !$0.countsAsAttempt }
+
+        #expect(free == [.interrupted])
+    }
+
+    @Test func rawValues() {
+        let names = AttemptOutcome.allCases.map(\.rawValue)
+
+        #expect(names == ["succeeded", "failed", "out_of_memory", "timed_out", "cancelled", "lost", "start_failed", "interrupted"])
+    }
+
+    @Test func codableUsesRawValue() throws {
+        let data = try JSONEncoder().encode([AttemptOutcome.outOfMemory])
+        let decoded = try JSONDecoder().decode([AttemptOutcome].self, from: data)
+
+        #expect(String(decoding: data, as: UTF8.self) == #"["out_of_memory"]"#)
+        #expect(decoded == [.outOfMemory])
+    }
+}
