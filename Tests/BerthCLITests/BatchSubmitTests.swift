@@ -1,0 +1,125 @@
+import Testing
+
+@Suite("Batch submit")
+struct BatchSubmitTests {
+    static func specLine(_ tag: String, extra: String = "") -> String {
+        "{\"image\":\"alpine:3.20\",\"command\":[\"echo\",\"\(tag)\"]\(extra)}"
+    }
+
+    @Test("bad lines reported by number")
+    func badLinesReported() throws {
+        let sandbox = try Sandbox()
+        let lines = [
+            Self.specLine("ok-1"),
+            "{\"image\":\"alpine:3.20\"}",
+            "",
+            Self.specLine("ok-2"),
+            "not json at all",
+            "{\"image\":\"-v\",\"command\":[\"true\"]}",
+            Self.specLine("ok-3", extra: ",\"memroy\":\"1g\""),
+            Self.specLine("ok-4"),
+        ]
+        let path = try sandbox.write(lines.joined(separator: "\n") + "\n", to: "bad.jsonl")
+        let result = try sandbox.run(["submit", "--file", path])
+        let errorLines = result.standardError.split(separator: "\n").map(String.init)
+
+        #expect(result.status == 1)
+        #expect(result.standardOutput == "")
+        #expect(errorLines.count == 5)
+        #expect(errorLines.first { $0.hasPrefix("\(path):2: ") }?.contains("command") == true)
+        #expect(errorLines.first { $0.hasPrefix("\(path):5: ") }?.contains("JSON") == true)
+        #expect(errorLines.first { $0.hasPrefix("\(path):6: ") }?.contains("-v") == true)
+        #expect(errorLines.first { $0.hasPrefix("\(path):7: ") }?.contains("memroy") == true)
+        #expect(errorLines.last?.contains("4 of 7 lines are invalid; nothing was submitted") == true)
+        #expect(try sandbox.listJobs().isEmpty)
+    }
+
+    @Test("valid file stored in order")
+    func validFileInOrder() throws {
+        let sandbox = try Sandbox()
+        let tags = (1...20).map { "job-\($0)" }
+        let path = try sandbox.write(tags.map { Self.specLine($0) }.joined(separator: "\n"), to: "good.jsonl")
+        let result = try sandbox.run(["submit", "--file", path])
+        let jobs = try sandbox.listJobs()
+
+        #expect(result.status == 0)
+        #expect(result.lines == (1...20).map { "\($0)" })
+        #expect(jobs.map(\.id) == (1...20).reversed().map { Int64($0) })
+        #expect(jobs.reversed().map { $0.spec["command"] } == tags.map { .array([.string("echo"), .string($0)]) })
+    }
+
+    @Test("blank lines skipped")
+    func blankLinesSkipped() throws {
+        let sandbox = try Sandbox()
+        let text = "\n" + Self.specLine("a") + "\r\n   \n\t\n" + Self.specLine("b") + "\n\n"
+        let path = try sandbox.write(text, to: "blanks.jsonl")
+        let result = try sandbox.run(["submit", "--json", "--file", path])
+
+        #expect(result.status == 0)
+        #expect(result.lines == ["{\"created\":true,\"id\":1,\"line\":2}", "{\"created\":true,\"id\":2,\"line\":5}"])
+    }
+
+    @Test("blank file rejected")
+    func blankFileRejected() throws {
+        let sandbox = try Sandbox()
+        let path = try sandbox.write("\n  \n", to: "empty.jsonl")
+        let result = try sandbox.run(["submit", "--file", path])
+
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("no job specs"))
+    }
+
+    @Test("dash reads standard input")
+    func standardInput() throws {
+        let sandbox = try Sandbox()
+        let input = [Self.specLine("from-stdin-1"), Self.specLine("from-stdin-2")].joined(separator: "\n") + "\n"
+        let result = try sandbox.run(["submit", "--file", "-"], input: input)
+
+        #expect(result.status == 0)
+        #expect(result.lines == ["1", "2"])
+        #expect(try sandbox.listJobs().count == 2)
+    }
+
+    @Test("bad standard input named stdin")
+    func badStandardInput() throws {
+        let sandbox = try Sandbox()
+        let result = try sandbox.run(["submit", "--file", "-"], input: Self.specLine("ok") + "\n{}\n")
+
+        #expect(result.status == 1)
+        #expect(result.standardError.hasPrefix("stdin:2: "))
+        #expect(try sandbox.listJobs().isEmpty)
+    }
+
+    @Test("key repeated inside a file")
+    func keyRepeatedInFile() throws {
+        let sandbox = try Sandbox()
+        let keyed = Self.specLine("keyed", extra: ",\"idempotencyKey\":\"nightly-2030-01-01\"")
+        let path = try sandbox.write([keyed, Self.specLine("plain"), keyed].joined(separator: "\n"), to: "keys.jsonl")
+        let result = try sandbox.run(["submit", "--json", "--file", path])
+
+        #expect(result.status == 0)
+        #expect(result.lines == [
+            "{\"created\":true,\"id\":1,\"line\":1}",
+            "{\"created\":true,\"id\":2,\"line\":2}",
+            "{\"created\":false,\"id\":1,\"line\":3}",
+        ])
+        #expect(try sandbox.listJobs().count == 2)
+    }
+
+    @Test("key repeated across files")
+    func keyRepeatedAcrossFiles() throws {
+        let sandbox = try Sandbox()
+        let keyed = Self.specLine("keyed", extra: ",\"idempotencyKey\":\"shared\"")
+        let first = try sandbox.write([Self.specLine("a"), keyed].joined(separator: "\n"), to: "first.jsonl")
+        let second = try sandbox.write([keyed, Self.specLine("b")].joined(separator: "\n"), to: "second.jsonl")
+
+        let firstResult = try sandbox.run(["submit", "--file", first])
+        let secondResult = try sandbox.run(["submit", "--file", second])
+        let single = try sandbox.run(["submit", "--idempotency-key", "shared", "--image", "alpine:3.20", "--", "true"])
+
+        #expect(firstResult.lines == ["1", "2"])
+        #expect(secondResult.lines == ["2", "3"])
+        #expect(single.lines == ["2"])
+        #expect(try sandbox.listJobs().count == 3)
+    }
+}

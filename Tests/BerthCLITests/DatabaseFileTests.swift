@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+@Suite("Database file")
+struct DatabaseFileTests {
+    @Test("newer schema rejected")
+    func newerSchema() throws {
+        let sandbox = try Sandbox()
+        _ = try sandbox.submit()
+        let supported = try #require(try sandbox.schemaVersion())
+        let future = supported + 40
+        try sandbox.sqlite("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(future), 'future', 0)")
+
+        for arguments in [["ls"], ["submit", "--image", "alpine:3.20", "--", "true"]] {
+            let result = try sandbox.run(arguments)
+
+            #expect(result.status == 1)
+            #expect(result.standardOutput == "")
+            #expect(result.standardError.contains("schema version \(future)"))
+            #expect(result.standardError.contains("up to \(supported)"))
+        }
+        #expect(try sandbox.sqlite("SELECT COUNT(*) FROM jobs") == "1\n")
+    }
+
+    @Test("new database has mode 0600")
+    func fileMode() throws {
+        let sandbox = try Sandbox()
+        let result = try sandbox.run(["ls"])
+        let attributes = try FileManager.default.attributesOfItem(atPath: sandbox.databasePath)
+
+        #expect(result.status == 0)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    @Test("new directory has mode 0700")
+    func directoryMode() throws {
+        let sandbox = try Sandbox()
+        let directory = sandbox.directory.appendingPathComponent("state/berth")
+        let path = directory.appendingPathComponent("jobs.db").path
+        let result = try sandbox.run(["submit", "--image", "alpine:3.20", "--", "true"], database: path)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.path)
+
+        #expect(result.status == 0)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("existing file mode kept")
+    func existingMode() throws {
+        let sandbox = try Sandbox()
+        _ = try sandbox.run(["ls"])
+        chmod(sandbox.databasePath, 0o640)
+        _ = try sandbox.submit()
+        let attributes = try FileManager.default.attributesOfItem(atPath: sandbox.databasePath)
+
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+    }
+
+    @Test("unwritable path exits 1")
+    func unwritablePath() throws {
+        let sandbox = try Sandbox()
+        let blocker = try sandbox.write("not a directory", to: "blocker")
+        let result = try sandbox.run(["ls"], database: blocker + "/berth.db")
+
+        #expect(result.status == 1)
+        #expect(result.standardError.contains(blocker))
+    }
+}

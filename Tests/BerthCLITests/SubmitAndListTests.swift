@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+
+@Suite("Submit, show and ls")
+struct SubmitAndListTests {
+    @Test("show json spec submits again")
+    func specRoundTrip() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit(
+            [
+                "--queue", "batch", "--priority", "7", "--env", "MODE=fast", "--env", "EMPTY=", "--secret", "API_TOKEN",
+                "--memory", "512m", "--cpus", "1.5", "--pids", "64", "--timeout", "1h30m", "--workspace-disk", "2g",
+                "--max-output", "10m", "--max-attempts", "4", "--retry-delay", "10s", "--max-retry-delay", "10m",
+                "--idempotency-key", "round-trip", "--run-at", "2030-01-02T03:04:05.678+09:00", "--label", "team=infra",
+                "--label", "app/tier=web", "--hold",
+            ],
+            command: ["sh", "-c", "echo \"$MODE\" 'quoted arg'"])
+
+        let shown = try sandbox.run(["show", "--json", "\(id)"])
+        let job = try JSONValue.parse(shown.standardOutput)
+        let spec = try #require(job["spec"])
+
+        let other = try Sandbox()
+        let resubmitted = try other.run(["submit", "--spec", spec.text])
+        let newID = try #require(Int64(resubmitted.standardOutput.trimmingCharacters(in: .newlines)))
+        let shownAgain = try JSONValue.parse(try other.run(["show", "--json", "\(newID)"]).standardOutput)
+
+        #expect(shown.status == 0)
+        #expect(shown.lines.count == 1)
+        #expect(job["id"] == .integer(id))
+        #expect(job["state"] == .string("held"))
+        #expect(job["queue"] == .string("batch"))
+        #expect(job["runAt"] == .string("2030-01-01T18:04:05.678Z"))
+        #expect(job["attempts"] == .array([]))
+        #expect(spec["command"] == .array([.string("sh"), .string("-c"), .string("echo \"$MODE\" 'quoted arg'")]))
+        #expect(spec["secrets"] == .array([.string("API_TOKEN")]))
+        #expect(spec["env"] == .object(["MODE": .string("fast"), "EMPTY": .string("")]))
+        #expect(resubmitted.status == 0)
+        #expect(shownAgain["spec"] == spec)
+    }
+
+    @Test("show text lists fields")
+    func showText() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit(["--label", "team=infra", "--idempotency-key", "k1"], command: ["echo", "two words"])
+        let result = try sandbox.run(["show", "\(id)"])
+        // Each line is `name:` padded with spaces, then the value.
+        var fields: [String: String] = [:]
+        for line in result.lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+
+        #expect(result.status == 0)
+        #expect(fields["id"] == "\(id)")
+        #expect(fields["state"] == "queued")
+        #expect(fields["image"] == "alpine:3.20")
+        #expect(fields["command"] == "echo 'two words'")
+        #expect(fields["labels"] == "team=infra")
+        #expect(fields["idempotency key"] == "k1")
+    }
+
+    @Test("submit json reports created")
+    func submitJSON() throws {
+        let sandbox = try Sandbox()
+        let arguments = ["submit", "--json", "--idempotency-key", "once", "--image", "alpine:3.20", "--", "true"]
+        let first = try sandbox.run(arguments)
+        let second = try sandbox.run(arguments)
+
+        #expect(first.standardOutput == "{\"created\":true,\"id\":1}\n")
+        #expect(second.standardOutput == "{\"created\":false,\"id\":1}\n")
+        #expect(try sandbox.listJobs().count == 1)
+    }
+
+    @Test("ls json one object per line")
+    func listJSONLines() throws {
+        let sandbox = try Sandbox()
+        for _ in 0..<3 {
+            _ = try sandbox.submit()
+        }
+        let result = try sandbox.run(["ls", "--json"])
+        let objects = try result.lines.map(JSONValue.parse)
+
+        #expect(result.status == 0)
+        #expect(objects.count == 3)
+        for object in objects {
+            #expect(object["spec"]?["image"] == .string("alpine:3.20"))
+        }
+    }
+
+    @Test("ls newest first")
+    func listNewestFirst() throws {
+        let sandbox = try Sandbox()
+        let ids = try (0..<5).map { _ in try sandbox.submit() }
+
+        #expect(try sandbox.listJobs().map(\.id) == ids.reversed())
+    }
+
+    @Test("ls text table")
+    func listTable() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit(command: ["echo", "hello"])
+        let result = try sandbox.run(["ls"])
+
+        #expect(result.status == 0)
+        #expect(result.lines.first?.hasPrefix("ID  STATE   QUEUE    PRI  ATTEMPTS  CREATED") == true)
+        #expect(result.lines.count == 2)
+        #expect(result.lines.last?.hasPrefix("\(id)   queued  default  0    0") == true)
+        #expect(result.lines.last?.hasSuffix("alpine:3.20  echo hello") == true)
+    }
+
+    @Test("ls limit")
+    func listLimit() throws {
+        let sandbox = try Sandbox()
+        let ids = try (0..<5).map { _ in try sandbox.submit() }
+
+        #expect(try sandbox.listJobs(["--limit", "2"]).map(\.id) == [ids[4], ids[3]])
+        #expect(try sandbox.run(["ls", "--json", "--limit", "1"]).lines.count == 1)
+    }
+
+    @Test("ls default limit is 50")
+    func listDefaultLimit() throws {
+        let sandbox = try Sandbox()
+        let lines = (0..<60).map { "{\"image\":\"alpine:3.20\",\"command\":[\"echo\",\"\($0)\"]}" }
+        let path = try sandbox.write(lines.joined(separator: "\n"), to: "sixty.jsonl")
+        _ = try sandbox.run(["submit", "--file", path])
+
+        #expect(try sandbox.run(["ls", "--json"]).lines.count == 50)
+        #expect(try sandbox.listJobs().count == 60)
+    }
+
+    @Test("ls filters by state")
+    func listByState() throws {
+        let sandbox = try Sandbox()
+        let held = try sandbox.submit(["--hold"])
+        let queued = try sandbox.submit()
+        let cancelled = try sandbox.submit()
+        _ = try sandbox.run(["cancel", "\(cancelled)"])
+
+        #expect(try sandbox.listJobs(["--state", "held"]).map(\.id) == [held])
+        #expect(try sandbox.listJobs(["--state", "queued"]).map(\.id) == [queued])
+        #expect(try sandbox.listJobs(["--state", "held,cancelled"]).map(\.id) == [cancelled, held])
+        #expect(try sandbox.listJobs(["--state", "held", "--state", "queued"]).map(\.id) == [queued, held])
+        #expect(try sandbox.listJobs(["--state", "running"]).isEmpty)
+    }
+
+    @Test("ls filters by queue")
+    func listByQueue() throws {
+        let sandbox = try Sandbox()
+        let fast = try sandbox.submit(["--queue", "fast"])
+        _ = try sandbox.submit(["--queue", "slow"])
+        let defaultQueue = try sandbox.submit()
+
+        #expect(try sandbox.listJobs(["--queue", "fast"]).map(\.id) == [fast])
+        #expect(try sandbox.listJobs(["--queue", "default"]).map(\.id) == [defaultQueue])
+        #expect(try sandbox.listJobs(["--queue", "none"]).isEmpty)
+    }
+
+    @Test("ls filters by label")
+    func listByLabel() throws {
+        let sandbox = try Sandbox()
+        let web = try sandbox.submit(["--label", "team=infra", "--label", "app/tier=web"])
+        let database = try sandbox.submit(["--label", "team=infra", "--label", "app/tier=db"])
+        _ = try sandbox.submit(["--label", "team=data"])
+        _ = try sandbox.submit()
+
+        #expect(try sandbox.listJobs(["--label", "team=infra"]).map(\.id) == [database, web])
+        #expect(try sandbox.listJobs(["--label", "team=infra", "--label", "app/tier=web"]).map(\.id) == [web])
+        #expect(try sandbox.listJobs(["--label", "team=nobody"]).isEmpty)
+        #expect(try sandbox.listJobs(["--label", "team=infra", "--queue", "other"]).isEmpty)
+    }
+
+    @Test("BERTH_DB selects database")
+    func databaseFromEnvironment() throws {
+        let sandbox = try Sandbox()
+        let submitted = try sandbox.runWithoutDatabaseOption(
+            ["submit", "--image", "alpine:3.20", "--", "true"], environment: ["BERTH_DB": sandbox.databasePath])
+        let viaOption = try sandbox.listJobs()
+        let otherPath = sandbox.directory.appendingPathComponent("other.db").path
+        let overridden = try sandbox.runWithoutDatabaseOption(
+            ["ls", "--json", "--db", otherPath], environment: ["BERTH_DB": sandbox.databasePath])
+
+        #expect(submitted.status == 0)
+        #expect(viaOption.count == 1)
+        #expect(overridden.status == 0)
+        #expect(overridden.standardOutput == "")
+    }
+}

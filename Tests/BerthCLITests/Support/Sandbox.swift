@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// A temporary directory with a fresh database path, removed when the test ends.
+final class Sandbox {
+    let directory: URL
+    /// Path of the test's database; the file exists only after the first `berth` run.
+    let databasePath: String
+
+    init() throws {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("berth-cli-XXXXXX").path
+        var buffer = Array(template.utf8CString)
+        guard let created = mkdtemp(&buffer) else {
+            throw SpawnError(message: "mkdtemp failed: \(String(cString: strerror(errno)))")
+        }
+        directory = URL(fileURLWithPath: String(cString: created))
+        databasePath = directory.appendingPathComponent("berth.db").path
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Returns the environment of every `berth` run: the test's own without
+    /// any `BERTH_*` variable, so a developer's `BERTH_DB` cannot leak in.
+    func environment(adding extra: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("BERTH_") }
+        environment["HOME"] = directory.path
+        environment.merge(extra) { _, new in new }
+        return environment
+    }
+
+    /// Starts `berth --db DATABASE arguments` without waiting for it.
+    func start(_ arguments: [String], inputPath: String? = nil, database: String? = nil) throws -> BerthProcess {
+        try BerthProcess.start(
+            ["--db", database ?? databasePath] + arguments, inputPath: inputPath, environment: environment(),
+            outputDirectory: directory)
+    }
+
+    /// Runs `berth --db DATABASE arguments` and waits for it.
+    func run(_ arguments: [String], input: String? = nil, database: String? = nil) throws -> CommandResult {
+        let inputPath = try input.map { try write($0, to: "stdin-\(UUID().uuidString)") }
+        return try start(arguments, inputPath: inputPath, database: database).wait()
+    }
+
+    /// Runs `berth arguments` exactly as given, with `environment` added.
+    func runWithoutDatabaseOption(_ arguments: [String], environment extra: [String: String] = [:]) throws -> CommandResult {
+        try BerthProcess.start(arguments, inputPath: nil, environment: environment(adding: extra), outputDirectory: directory)
+            .wait()
+    }
+
+    /// Writes `text` to a file in the sandbox and returns its path.
+    @discardableResult
+    func write(_ text: String, to name: String) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        return path
+    }
+
+    /// Submits one job and returns its id.
+    func submit(_ options: [String] = [], command: [String] = ["true"]) throws -> Int64 {
+        let result = try run(["submit", "--image", "alpine:3.20"] + options + ["--"] + command)
+        try #require(result.status == 0, "berth submit failed: \(result)")
+        return try #require(Int64(result.standardOutput.trimmingCharacters(in: .newlines)), "no id in: \(result)")
+    }
+
+    /// Lists jobs with `berth ls --json`, newest first.
+    func listJobs(_ options: [String] = []) throws -> [ListedJob] {
+        let limit = options.contains("--limit") ? [] : ["--limit", "100000"]
+        let result = try run(["ls", "--json"] + limit + options)
+        try #require(result.status == 0, "berth ls failed: \(result)")
+        return try result.lines.map { try JSONDecoder().decode(ListedJob.self, from: Data($0.utf8)) }
+    }
+
+    /// Runs SQL on the test database with the system `sqlite3` shell and returns its output.
+    @discardableResult
+    func sqlite(_ sql: String) throws -> String {
+        let shell = "/usr/bin/sqlite3"
+        try #require(
+            FileManager.default.isExecutableFile(atPath: shell),
+            "these tests edit the database with \(shell); install the Debian package sqlite3")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: shell)
+        process.arguments = ["-bail", databasePath, sql]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "sqlite3 failed on: \(sql)")
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The fields of one `berth ls --json` line that the tests read.
+struct ListedJob: Decodable {
+    let id: Int64
+    let state: String
+    let queue: String
+    let cancelRequested: Bool
+    let finishedAt: String?
+    let spec: JSONValue
+}
