@@ -34,6 +34,21 @@ struct BatchSubmitTests {
         #expect(try sandbox.listJobs().isEmpty)
     }
 
+    @Test("many bad lines cut at 100")
+    func manyBadLines() throws {
+        let sandbox = try Sandbox()
+        let lines = Array(repeating: "{\"image\":\"alpine:3.20\"}", count: 150)
+        let path = try sandbox.write(lines.joined(separator: "\n"), to: "many.jsonl")
+        let result = try sandbox.run(["submit", "--file", path])
+        let errorLines = result.standardError.split(separator: "\n").map(String.init)
+
+        #expect(result.status == 1)
+        #expect(errorLines.count == 102)
+        #expect(errorLines[99].hasPrefix("\(path):100: "))
+        #expect(errorLines[100] == "… and 50 more invalid lines")
+        #expect(errorLines[101].contains("150 of 150 lines are invalid"))
+    }
+
     @Test("valid file stored in order")
     func validFileInOrder() throws {
         let sandbox = try Sandbox()

@@ -56,6 +56,17 @@ struct DatabaseFileTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
     }
 
+    @Test("non-database file exits 1")
+    func notADatabase() throws {
+        let sandbox = try Sandbox()
+        let path = try sandbox.write(String(repeating: "not an SQLite database\n", count: 20), to: "junk.db")
+        let result = try sandbox.run(["ls"], database: path)
+
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("not a database"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("not an SQLite database"))
+    }
+
     @Test("unwritable path exits 1")
     func unwritablePath() throws {
         let sandbox = try Sandbox()
