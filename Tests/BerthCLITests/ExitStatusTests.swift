@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 /// A command line that `berth` must reject as a usage error, and the text
@@ -69,6 +70,7 @@ struct ExitStatusTests {
         #expect(result.standardOutput == "")
         #expect(result.standardError.contains(usage.named))
         #expect(result.standardError.contains("Run `berth"))
+        #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath))
     }
 
     @Test("usage error stores nothing")

@@ -39,6 +39,29 @@ struct SubmitAndListTests {
         #expect(shownAgain["spec"] == spec)
     }
 
+    @Test("show and ls json literal")
+    func jsonLiteral() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit(
+            ["--label", "team=infra", "--memory", "512m", "--max-attempts", "3", "--idempotency-key", "k"],
+            command: ["echo", "hi"])
+        // Fixed times make the whole line predictable: 2027-01-01T09:00:00Z.
+        try sandbox.sqlite("UPDATE jobs SET created_at = 1798794000000, updated_at = 1798794000000, run_at = 1798794000000")
+        let common = """
+            "attempt":0,ATTEMPTS"attemptsUsed":0,"cancelRequested":false,"createdAt":"2027-01-01T09:00:00.000Z",\
+            "id":\(id),"idempotencyKey":"k","priority":0,"queue":"default","runAt":"2027-01-01T09:00:00.000Z",\
+            "spec":{"command":["echo","hi"],"idempotencyKey":"k","image":"alpine:3.20","labels":{"team":"infra"},\
+            "limits":{"memory":"512m"},"priority":0,"queue":"default","retry":{"maxAttempts":3}},\
+            "state":"queued","updatedAt":"2027-01-01T09:00:00.000Z"
+            """
+
+        let shown = try sandbox.run(["show", "--json", "\(id)"])
+        let listed = try sandbox.run(["ls", "--json"])
+
+        #expect(shown.standardOutput == "{" + common.replacingOccurrences(of: "ATTEMPTS", with: "\"attempts\":[],") + "}\n")
+        #expect(listed.standardOutput == "{" + common.replacingOccurrences(of: "ATTEMPTS", with: "") + "}\n")
+    }
+
     @Test("show text lists fields")
     func showText() throws {
         let sandbox = try Sandbox()
