@@ -167,6 +167,13 @@ final class SubmissionTests {
         #expect(try store.jobs(matching: JobFilter(labels: ["team": "nobody"])).isEmpty)
     }
 
+    @Test func listByDottedLabel() throws {
+        let dotted = try store.submitOne(makeSpec(labels: ["app.kubernetes.io/name": "berth"]))
+        _ = try store.submitOne(makeSpec(labels: ["app": "berth"]))
+
+        #expect(try store.jobs(matching: JobFilter(labels: ["app.kubernetes.io/name": "berth"])).map(\.id) == [dotted])
+    }
+
     @Test func listLimit() throws {
         let ids = try store.submit(Array(repeating: makeSpec(), count: 5), now: startTime).map(\.id)
 
