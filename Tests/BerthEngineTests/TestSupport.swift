@@ -25,3 +25,11 @@ func makeTemporaryDirectory() throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// Writes an executable shell script named `name` into `directory` and returns its path.
+func writeScript(named name: String, in directory: URL, _ body: String) throws -> String {
+    let url = directory.appendingPathComponent(name)
+    try "#!/bin/sh\n\(body)\n".write(to: url, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+    return url.path
+}

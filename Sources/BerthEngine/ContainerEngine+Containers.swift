@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+
+/// The versions the engine reports.
+public struct EngineVersion: Hashable, Sendable {
+    public var client: String
+    /// The daemon's version; nil for podman without a remote service.
+    public var server: String?
+}
+
+/// One container found by `list(labels:)`.
+public struct ContainerSummary: Hashable, Sendable {
+    public var id: String
+    public var name: String
+}
+
+extension ContainerEngine {
+    /// Returns the client and server versions.
+    public func version() async throws -> EngineVersion {
+        let result = try await execute("version", ["version", "--format={{json .}}"])
+        struct Versions: Decodable {
+            struct Part: Decodable { var Version: String }
+            var Client: Part
+            var Server: Part?
+        }
+        guard let versions = try? JSONDecoder().decode(Versions.self, from: Data(result.standardOutput.bytes)) else {
+            throw ContainerEngineError.unexpectedOutput(operation: "version", detail: result.standardOutput.text)
+        }
+        return EngineVersion(client: versions.Client.Version, server: versions.Server?.Version)
+    }
+
+    /// Checks that the engine works: its storage and runtime for podman, its daemon for docker.
+    public func ping() async throws {
+        let format = kind == .podman ? "--format={{.Host.OCIRuntime.Name}}" : "--format={{.ServerVersion}}"
+        _ = try await execute("info", ["info", format])
+    }
+
+    /// Creates a container from `spec` and returns its id.
+    ///
+    /// Each secret is passed as `--env NAME` with its value only in the
+    /// environment of this one engine command, so no value appears in an argv
+    /// that `ps` shows. The engine still stores the values in the container's
+    /// configuration, where `inspect` shows them to whoever may run it.
+    public func create(_ spec: ContainerRunSpec, secrets: [String: String] = [:]) async throws -> String {
+        let reserved = configuration.environment.variables
+        for name in secrets.keys.sorted() where reserved[name] != nil {
+            throw ContainerEngineError.invalidValue(
+                field: "secret name", value: name, reason: "the engine's own environment uses this name")
+        }
+        let arguments = try spec.createArguments(secretNames: Array(secrets.keys))
+
+        let result = try await execute("create", arguments, secrets: secrets)
+        let id = result.standardOutput.text.split(separator: "\n").last.map(String.init) ?? ""
+        guard id.count >= 12, id.allSatisfy(\.isHexDigit) else {
+            throw ContainerEngineError.unexpectedOutput(operation: "create", detail: "expected a container id, got \"\(id)\"")
+        }
+        return id
+    }
+
+    /// Starts a created container.
+    public func start(_ container: String) async throws {
+        try checkContainerReference(container)
+
+        // Podman before 5.0 reads conmon's OOM marker from the container's static
+        // directory, but conmon writes it to its working directory, which it
+        // inherits from this call. Starting from that directory makes OOMKilled work.
+        var workingDirectory = "/"
+        if kind == .podman, let directory = try await inspect(container).staticDirectory,
+            FileManager.default.fileExists(atPath: directory)
+        {
+            workingDirectory = directory
+        }
+        _ = try await execute("start", ["start", container], workingDirectory: workingDirectory, container: container)
+    }
+
+    /// Waits for the container to exit and returns its exit code; `timeout` bounds the wait.
+    ///
+    /// When the timeout expires, the engine command is killed and the container keeps running.
+    public func wait(_ container: String, timeout: Duration) async throws -> Int32 {
+        try checkContainerReference(container)
+        let result = try await execute("wait", ["wait", container], timeout: timeout, container: container)
+        let text = result.standardOutput.text.split(separator: "\n").last.map(String.init) ?? ""
+        guard let code = Int32(text.trimmingCharacters(in: .whitespaces)) else {
+            throw ContainerEngineError.unexpectedOutput(operation: "wait", detail: "expected an exit code, got \"\(text)\"")
+        }
+        return code
+    }
+
+    /// Returns the container's state and the limits the engine applied.
+    public func inspect(_ container: String) async throws -> ContainerInspection {
+        try checkContainerReference(container)
+        let result = try await execute("inspect", ["container", "inspect", container], container: container)
+        return try ContainerInspection.decode(Data(result.standardOutput.bytes))
+    }
+
+    /// Stops the container: SIGTERM, then SIGKILL after `gracePeriod`, rounded up to whole seconds.
+    public func stop(_ container: String, gracePeriod: Duration) async throws {
+        try checkContainerReference(container)
+        let components = gracePeriod.components
+        let graceSeconds = max(components.seconds + (components.attoseconds > 0 ? 1 : 0), 0)
+        _ = try await execute(
+            "stop", ["stop", "--time=\(graceSeconds)", container],
+            timeout: .seconds(graceSeconds) + configuration.commandTimeout, container: container)
+    }
+
+    /// Sends `signal` to the container's main process.
+    public func kill(_ container: String, signal: Int32 = SIGKILL) async throws {
+        try checkContainerReference(container)
+        _ = try await execute("kill", ["kill", "--signal=\(signal)", container], container: container)
+    }
+
+    /// Removes the container, killing it first if it runs, with its anonymous volumes.
+    public func remove(_ container: String) async throws {
+        try checkContainerReference(container)
+        _ = try await execute("rm", ["rm", "--force", "--volumes", container], container: container)
+    }
+
+    /// Lists all containers, running or not, that carry every one of `labels`.
+    public func list(labels: [String: String]) async throws -> [ContainerSummary] {
+        var arguments = ["ps", "--all", "--no-trunc"]
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
+            guard ArgumentValidation.isLabelKey(key), !ArgumentValidation.containsControlCharacter(value) else {
+                throw ContainerEngineError.invalidValue(
+                    field: "label filter", value: key, reason: "use a valid label key and a value without control characters")
+            }
+            arguments.append("--filter=label=\(key)=\(value)")
+        }
+        arguments.append("--format={{.ID}}\t{{.Names}}")
+
+        let result = try await execute("ps", arguments)
+        return result.standardOutput.text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count == 2, !fields[0].isEmpty else { return nil }
+            return ContainerSummary(id: String(fields[0]), name: String(fields[1]))
+        }
+    }
+}
