@@ -26,6 +26,7 @@ public enum BerthCommandLine {
         LogsCommand(),
         WaitCommand(),
         WorkersCommand(),
+        DaemonCommand(),
     ]
 
     /// Runs `berth` with `arguments` (without the program name) and returns the exit status.
@@ -85,9 +86,10 @@ public enum BerthCommandLine {
         } catch let error as UsageError {
             context.printError("berth \(command.name): \(error.message)\nRun `berth \(command.name) --help` for usage.")
             return ExitStatus.usage
-        } catch let error as PartialFailure {
-            _ = error
+        } catch is PartialFailure {
             return ExitStatus.failure
+        } catch let exit as ExitWithStatus {
+            return exit.status
         } catch {
             context.printError("berth \(command.name): \(error)")
             return ExitStatus.failure

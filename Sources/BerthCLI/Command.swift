@@ -67,6 +67,11 @@ final class CommandContext {
         self.standardError = standardError
     }
 
+    /// The database path given with --db or $BERTH_DB, if any.
+    var explicitDatabasePath: String? {
+        databasePathOverride ?? environment["BERTH_DB"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     var databasePath: String {
         if let databasePathOverride { return databasePathOverride }
         if let fromEnvironment = environment["BERTH_DB"], !fromEnvironment.isEmpty { return fromEnvironment }

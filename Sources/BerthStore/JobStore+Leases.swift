@@ -5,14 +5,23 @@ import BerthCore
 // owner; a write that changes no row means the lease is lost.
 
 extension JobStore {
-    /// Claims the next ready job of `queue` (any queue when nil) for `worker`,
-    /// ordered by priority (highest first), run-at time and id.
+    /// Claims the next ready job of `queue` for `worker`, ordered by priority
+    /// (highest first), run-at time and id. With `queue` nil, any queue except
+    /// those in `excludingQueues` is eligible.
     ///
     /// One `UPDATE … RETURNING` inside `BEGIN IMMEDIATE` moves the job to
     /// `running`, sets the lease and increments the attempt; the attempt row is
     /// inserted in the same transaction.
-    public func claim(queue: String?, worker: String, leaseDuration: TimeSpan, now: Int64) throws -> ClaimedJob? {
-        let queueCondition = queue == nil ? "" : "AND queue = ?4"
+    public func claim(
+        queue: String?, excludingQueues: [String] = [], worker: String, leaseDuration: TimeSpan, now: Int64
+    ) throws -> ClaimedJob? {
+        var queueCondition = ""
+        if queue != nil {
+            queueCondition = "AND queue = ?4"
+        } else if !excludingQueues.isEmpty {
+            let placeholders = excludingQueues.indices.map { "?\($0 + 4)" }.joined(separator: ", ")
+            queueCondition = "AND queue NOT IN (\(placeholders))"
+        }
         let claim = """
             UPDATE jobs
             SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_expires_at = ?2,
@@ -26,7 +35,11 @@ extension JobStore {
             """
         let expiresAt = now + leaseDuration.milliseconds
         var values: [SQLiteValue] = [.text(worker), .integer(expiresAt), .integer(now)]
-        if let queue { values.append(.text(queue)) }
+        if let queue {
+            values.append(.text(queue))
+        } else {
+            values += excludingQueues.map { .text($0) }
+        }
 
         return try connection.writeTransaction {
             let claimed = try connection.queryFirst(claim, values) { row in
@@ -100,6 +113,38 @@ extension JobStore {
         try connection.writeTransaction {
             try finishAttemptInTransaction(lease, result: result, decision: decision, now: now, requireLiveLease: true)
         }
+    }
+
+    /// Jobs running under `owner`'s lease, with their attempt's container and
+    /// recorded stop intent, for a restarted daemon to adopt.
+    public func leasedJobs(owner: String) throws -> [(job: ClaimedJob, containerID: String?, stopIntent: String?)] {
+        let rows = try connection.query(
+            """
+            SELECT j.id, j.attempt, j.queue, j.spec, j.attempts_used, j.lease_expires_at, j.resume_from, j.input_answer,
+                   a.container_id, a.stop_intent
+            FROM jobs j LEFT JOIN attempts a ON a.job_id = j.id AND a.attempt = j.attempt
+            WHERE j.state = 'running' AND j.lease_owner = ?
+            ORDER BY j.id
+            """, [.text(owner)]
+        ) { row in
+            (id: row.int64(0), attempt: row.int(1), queue: row.text(2), spec: row.text(3), attemptsUsed: row.int(4),
+             expiresAt: row.int64(5), resumeFrom: row.optionalInt64(6), inputAnswer: row.optionalText(7),
+             containerID: row.optionalText(8), stopIntent: row.optionalText(9))
+        }
+        return try rows.map { row in
+            let job = ClaimedJob(
+                lease: Lease(jobID: row.id, attempt: row.attempt, owner: owner), queue: row.queue,
+                spec: try JobSpec.decodeStored(row.spec, jobID: row.id), attemptsUsed: row.attemptsUsed,
+                leaseExpiresAt: row.expiresAt, resumeFrom: row.resumeFrom, inputAnswer: row.inputAnswer)
+            return (job, row.containerID, row.stopIntent)
+        }
+    }
+
+    /// Whether `attempt` of job `jobID` is the one running now, under any lease.
+    public func isRunning(jobID: Int64, attempt: Int) throws -> Bool {
+        try connection.queryFirst(
+            "SELECT 1 FROM jobs WHERE id = ? AND attempt = ? AND state = 'running'",
+            [.integer(jobID), .integer(Int64(attempt))]) { _ in true } ?? false
     }
 
     /// Jobs whose lease expired before `now`: their worker stopped renewing.

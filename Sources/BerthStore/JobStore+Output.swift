@@ -1,7 +1,7 @@
 import BerthCore
 
 /// One line a job printed, ready to be stored.
-public struct OutputLine: Sendable {
+public struct StoredLine: Sendable {
     public enum Stream: Sendable {
         /// Standard output: stored as an event.
         case stdout
@@ -58,7 +58,7 @@ extension JobStore {
     /// stream read again after a restart cannot duplicate rows. `storedBytes`
     /// and `droppedLines` are the attempt's running totals.
     public func appendOutput(
-        _ lease: Lease, lines: [OutputLine], storedBytes: Int64, droppedLines: Int64, now: Int64
+        _ lease: Lease, lines: [StoredLine], storedBytes: Int64, droppedLines: Int64, now: Int64
     ) throws {
         try connection.writeTransaction {
             try checkFence(lease, now: now)
@@ -69,7 +69,7 @@ extension JobStore {
         }
     }
 
-    func insertOutput(jobID: Int64, attempt: Int, lines: [OutputLine]) throws {
+    func insertOutput(jobID: Int64, attempt: Int, lines: [StoredLine]) throws {
         let insertEvent = try connection.statement(
             "INSERT OR IGNORE INTO events (job_id, attempt, seq, at, type, is_json, truncated, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let insertLog = try connection.statement(

@@ -77,7 +77,8 @@ extension DaemonConfiguration {
                 throw engine.error("extraRunFlags[\(index)]", "\"\(flag)\" is not a long flag; write each flag as --name=value in one string")
             }
             configuration.engine.passEnvironment = try engine.strings("passEnvironment") ?? configuration.engine.passEnvironment
-            try engine.finish(validKeys: ["kind", "path", "callTimeout", "extraRunFlags", "passEnvironment"])
+            configuration.engine.pullPolicy = try engine.choice("pullPolicy", PullPolicy.self) ?? configuration.engine.pullPolicy
+            try engine.finish(validKeys: ["kind", "path", "callTimeout", "extraRunFlags", "passEnvironment", "pullPolicy"])
         }
 
         configuration.concurrency = try root.integer("concurrency", in: 1...1024) ?? configuration.concurrency

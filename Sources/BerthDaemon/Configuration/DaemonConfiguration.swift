@@ -37,15 +37,33 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     public struct Directories: Sendable, Equatable {
         /// One directory per job, mounted at /workspace in its container.
-        public var workspaces = "/var/lib/berth/workspaces"
+        public var workspaces = Self.stateDirectory + "/workspaces"
         /// Copies of checkpoint files, out of the jobs' reach.
-        public var checkpoints = "/var/lib/berth/checkpoints"
+        public var checkpoints = Self.stateDirectory + "/checkpoints"
         /// Sockets and other files that do not survive a reboot.
-        public var runtime = "/run/berth"
+        public var runtime = Self.runtimeDirectory
+
+        /// `/var/lib/berth` for root, beside the default database otherwise.
+        static var stateDirectory: String {
+            (DatabaseOptions.defaultPath() as NSString).deletingLastPathComponent
+        }
+
+        /// `/run/berth` for root, `$XDG_RUNTIME_DIR/berth` otherwise when set.
+        static var runtimeDirectory: String {
+            if getuid() == 0 { return "/run/berth" }
+            if let runtime = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+                return runtime + "/berth"
+            }
+            return stateDirectory + "/run"
+        }
     }
 
     public enum EngineKind: String, Sendable, Equatable, CaseIterable {
         case auto, podman, docker
+    }
+
+    public enum PullPolicy: String, Sendable, Equatable, CaseIterable {
+        case never, missing, always
     }
 
     public struct Engine: Sendable, Equatable {
@@ -56,6 +74,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var callTimeout = TimeSpan.seconds(60)
         /// Flags added to every `create`, after berth's own flags.
         public var extraRunFlags: [String] = []
+        /// When the engine pulls a job's image: never, missing (when not present) or always.
+        public var pullPolicy = PullPolicy.missing
         /// Variables passed from the daemon's environment to engine commands,
         /// such as CONTAINERS_CONF or DOCKER_HOST.
         public var passEnvironment: [String] = ["CONTAINERS_CONF", "DOCKER_HOST", "XDG_RUNTIME_DIR", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE"]

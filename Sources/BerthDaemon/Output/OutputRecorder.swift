@@ -12,7 +12,8 @@ import Foundation
 /// or not, so reading a stream again after a restart yields the same numbers
 /// and the store's unique key drops the repeats.
 ///
-/// Bytes that are not valid UTF-8 are replaced by U+FFFD. Not thread-safe;
+/// Lines arrive already decoded, with U+FFFD in place of bytes that are not
+/// valid UTF-8 (see `LineSplitter`). Not thread-safe;
 /// `OutputPump` serializes access.
 struct OutputRecorder {
     /// The `type` of the event stored in place of the first line over the cap.
@@ -28,8 +29,8 @@ struct OutputRecorder {
     let maxStoredBytes: Int64
     let batchLines: Int
 
-    private var streams: [OutputLine.Stream: StreamState] = [.stdout: StreamState(), .stderr: StreamState()]
-    private var pending: [OutputLine] = []
+    private var streams: [StoredLine.Stream: StreamState] = [.stdout: StreamState(), .stderr: StreamState()]
+    private var pending: [StoredLine] = []
     private var pendingBytes = 0
 
     init(maxStoredBytes: Int64, batchLines: Int) {
@@ -44,14 +45,14 @@ struct OutputRecorder {
     /// Whether the pending batch is large enough to write now.
     var batchIsFull: Bool { pending.count >= batchLines || pendingBytes >= 4 << 20 }
 
-    /// Adds one line; `bytes` excludes the newline.
-    mutating func append(stream: OutputLine.Stream, bytes: some Collection<UInt8>, truncated: Bool, at now: Int64) {
+    /// Adds one line, given without its newline.
+    mutating func append(stream: StoredLine.Stream, text: String, truncated: Bool, at now: Int64) {
         var state = streams[stream]!
         defer { streams[stream] = state }
         let sequence = state.nextSequence
         state.nextSequence += 1
 
-        let size = Int64(bytes.count)
+        let size = Int64(text.utf8.count)
         guard state.storedBytes + size <= maxStoredBytes else {
             state.droppedLines += 1
             if !state.limitReported {
@@ -62,19 +63,18 @@ struct OutputRecorder {
         }
         state.storedBytes += size
 
-        let text = String(decoding: bytes, as: UTF8.self)
         var type: String? = nil
         var isJSON = false
-        if stream == .stdout, !truncated, Self.looksLikeObject(bytes),
+        if stream == .stdout, !truncated, Self.looksLikeObject(text),
            let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
             isJSON = true
             type = object["type"] as? String
         }
-        pending.append(OutputLine(stream: stream, sequence: sequence, at: now, type: type, isJSON: isJSON, truncated: truncated, text: text))
-        pendingBytes += text.utf8.count
+        pending.append(StoredLine(stream: stream, sequence: sequence, at: now, type: type, isJSON: isJSON, truncated: truncated, text: text))
+        pendingBytes += Int(size)
     }
 
-    private mutating func appendLimitNotice(stream: OutputLine.Stream, sequence: Int64, at now: Int64) {
+    private mutating func appendLimitNotice(stream: StoredLine.Stream, sequence: Int64, at now: Int64) {
         let text: String
         switch stream {
         case .stdout:
@@ -82,17 +82,17 @@ struct OutputRecorder {
         case .stderr:
             text = "berth: standard error reached its limit of \(maxStoredBytes) stored bytes; later lines are counted, not stored"
         }
-        pending.append(OutputLine(
+        pending.append(StoredLine(
             stream: stream, sequence: sequence, at: now, type: stream == .stdout ? Self.limitEventType : nil,
             isJSON: stream == .stdout, truncated: false, text: text))
     }
 
-    private static func looksLikeObject(_ bytes: some Collection<UInt8>) -> Bool {
-        bytes.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "{")
+    private static func looksLikeObject(_ text: String) -> Bool {
+        text.utf8.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "{")
     }
 
     /// Removes and returns the pending lines.
-    mutating func takeBatch() -> [OutputLine] {
+    mutating func takeBatch() -> [StoredLine] {
         defer {
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0

@@ -10,6 +10,9 @@ public enum LogField: String, Sendable, CaseIterable {
     case containerID = "CONTAINER_ID"
     case workerID = "WORKER_ID"
     case error = "ERROR"
+    /// Why something happened, in words: a stop intent, an outcome's message.
+    case reason = "REASON"
+    case exitCode = "EXIT_CODE"
 }
 
 /// Where log records go.
@@ -79,9 +82,6 @@ public struct Logger: Sendable {
     public func warning(_ message: String, _ extra: [(LogField, String)] = []) { log(.warning, message, extra) }
     public func error(_ message: String, _ extra: [(LogField, String)] = []) { log(.error, message, extra) }
 }
-
-// `[(LogField, String)]` holds only Sendable values; the tuple array just is not inferred as such.
-extension Logger: @unchecked Sendable {}
 
 /// Logs a repeated error once per interval with a count, instead of once per occurrence.
 public final class RepeatedErrorLimiter: Sendable {

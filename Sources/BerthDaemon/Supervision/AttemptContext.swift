@@ -1,0 +1,45 @@
+import BerthCore
+import BerthEngine
+import BerthStore
+
+/// What every attempt runner shares with the daemon.
+struct AttemptContext: Sendable {
+    let configuration: DaemonConfiguration
+    let engine: ContainerEngine
+    let database: DatabaseQueue
+    let logger: Logger
+    let workerID: String
+    let host: String
+    let secrets: SecretResolver
+    let resumeHook: any ResumeHook
+    /// Called when an engine call failed in a way that says the engine itself is down.
+    let reportEngineFailure: @Sendable (ContainerEngineError) -> Void
+}
+
+/// Labels berth puts on every container it creates, so it can find its own
+/// containers and never touch anyone else's.
+enum ContainerLabels {
+    static let job = "berth.job"
+    static let attempt = "berth.attempt"
+    static let worker = "berth.worker"
+    static let host = "berth.host"
+    static let queue = "berth.queue"
+
+    /// The container name of an attempt; unique per job and attempt.
+    static func containerName(jobID: Int64, attempt: Int) -> String {
+        "berth-\(jobID)-\(attempt)"
+    }
+}
+
+extension ContainerEngineError {
+    /// Whether the error says the engine itself is down or hanging, rather
+    /// than that one container or image is wrong.
+    var meansEngineUnhealthy: Bool {
+        switch self {
+        case .engineUnavailable, .timedOut:
+            true
+        case .failed, .noSuchContainer, .invalidValue, .unexpectedOutput:
+            false
+        }
+    }
+}

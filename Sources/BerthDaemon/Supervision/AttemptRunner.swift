@@ -1,0 +1,506 @@
+import BerthCore
+import BerthEngine
+import BerthStore
+import Foundation
+import Synchronization
+
+/// Supervises one attempt of one job: prepares the workspace, creates and
+/// starts the container, stores its output, enforces the timeout and the
+/// workspace quota, records the result and removes the container.
+///
+/// The decisions live in `AttemptLifecycle`; this type carries them out.
+final class AttemptRunner: Sendable {
+    /// How the runner begins.
+    enum Start: Sendable {
+        /// A new container for a freshly claimed attempt.
+        case fresh
+        /// A container that a previous daemon under the same worker id started;
+        /// it may still run or may have exited meanwhile.
+        case adopt(containerID: String, startedAt: Int64?, priorIntent: StopIntent?)
+    }
+
+    /// How the runner ended.
+    enum End: Sendable, Equatable {
+        case finished(AttemptOutcome)
+        /// The container was left running for the next daemon.
+        case detached
+        /// Another worker holds the job now; nothing was recorded.
+        case leaseLost
+    }
+
+    let job: ClaimedJob
+    private let context: AttemptContext
+    private let settings: DaemonConfiguration.Queue
+    private let logger: Logger
+    private let workspace: Workspace
+    private let lifecycle: Mutex<AttemptLifecycle>
+    private let containerID = Mutex<String?>(nil)
+    /// The supervision task, cancelled when the daemon detaches.
+    private let supervision = Mutex<Task<SupervisionResult, Never>?>(nil)
+
+    init(job: ClaimedJob, context: AttemptContext, lifecycle: AttemptLifecycle = AttemptLifecycle()) {
+        self.job = job
+        self.context = context
+        settings = context.configuration.settings(forQueue: job.queue)
+        logger = context.logger.with([
+            (.jobID, "\(job.lease.jobID)"), (.attempt, "\(job.lease.attempt)"), (.queue, job.queue), (.workerID, context.workerID),
+        ])
+        workspace = Workspace(root: context.configuration.directories.workspaces, jobID: job.lease.jobID)
+        self.lifecycle = Mutex(lifecycle)
+    }
+
+    var lease: Lease { job.lease }
+
+    // MARK: Requests from the daemon
+
+    /// Stops the container for `intent`; the first intent decides the outcome.
+    func requestStop(_ intent: StopIntent) {
+        let actions = lifecycle.withLock { $0.handle(.stopRequested(intent)) }
+        perform(actions)
+    }
+
+    /// Lets go of the container without stopping it, for the next daemon to adopt.
+    func requestDetach() {
+        let actions = lifecycle.withLock { $0.handle(.detachRequested) }
+        if actions.contains(.stopFollowing) {
+            supervision.withLock { $0?.cancel() }
+        }
+    }
+
+    private func perform(_ actions: [AttemptLifecycle.Action]) {
+        for action in actions {
+            switch action {
+            case .recordIntentAndStop(let intent):
+                Task { await self.recordIntentAndStop(intent) }
+            case .recordIntent(let intent):
+                Task { await self.recordIntent(intent) }
+            case .startContainer, .stopFollowing, .recordResult, .removeContainer:
+                // Carried out in line by `run`, which asked for them.
+                break
+            }
+        }
+    }
+
+    private func recordIntent(_ intent: StopIntent) async {
+        do {
+            try await context.database.run { [lease] store in
+                try store.recordStopIntent(lease, intent: intent.rawValue, now: Clock.nowMilliseconds())
+            }
+        } catch {
+            logger.warning("could not record the stop intent", [(.error, "\(error)")])
+        }
+    }
+
+    private func recordIntentAndStop(_ intent: StopIntent) async {
+        await recordIntent(intent)
+        guard let id = containerID.withLock({ $0 }) else { return }
+        logger.info("stopping container", [(.containerID, id), (.reason, intent.rawValue)])
+        do {
+            try await context.engine.stop(id, gracePeriod: .milliseconds(settings.stopGrace.milliseconds))
+        } catch let error as ContainerEngineError {
+            if error.meansEngineUnhealthy { context.reportEngineFailure(error) }
+            logger.error("could not stop container; trying to kill it", [(.containerID, id), (.error, "\(error)")])
+            try? await context.engine.kill(id)
+        } catch {
+            logger.error("could not stop container", [(.containerID, id), (.error, "\(error)")])
+        }
+    }
+
+    // MARK: Running
+
+    func run(_ start: Start) async -> End {
+        let started: (id: String, startedAt: Int64)
+        switch start {
+        case .fresh:
+            switch await createAndStart() {
+            case .running(let id, let startedAt):
+                started = (id, startedAt)
+            case .ended(let end):
+                return end
+            }
+        case .adopt(let id, let startedAt, _):
+            containerID.withLock { $0 = id }
+            started = (id, startedAt ?? Clock.nowMilliseconds())
+            logger.info("adopted container", [(.containerID, id)])
+        }
+
+        let task = Task { await self.superviseUntilExit(containerID: started.id, startedAt: started.startedAt) }
+        supervision.withLock { $0 = task }
+        let exit = await task.value
+
+        if lifecycle.withLock({ $0.phase }) == .detached {
+            logger.info("detached from container; the next daemon adopts it", [(.containerID, started.id)])
+            return .detached
+        }
+        return await record(exit: exit.exit, pump: exit.pump, containerID: started.id)
+    }
+
+    private enum StartResult {
+        case running(id: String, startedAt: Int64)
+        case ended(End)
+    }
+
+    private func createAndStart() async -> StartResult {
+        let name = ContainerLabels.containerName(jobID: lease.jobID, attempt: lease.attempt)
+        let preparation: AttemptPreparation
+        let secrets: [String: String]
+        do {
+            try workspace.prepare(containerUser: settings.user)
+            preparation = try await context.resumeHook.prepareAttempt(job, workspace: workspace.path)
+            secrets = try context.secrets.resolve(job.spec.secrets)
+        } catch let error as SecretResolver.MissingSecret {
+            return .ended(await finish(AttemptResult(outcome: .startFailed, message: error.description), containerID: nil))
+        } catch {
+            return .ended(await finish(AttemptResult(outcome: .failed, message: "could not prepare the attempt: \(error)"), containerID: nil))
+        }
+
+        let runSpec = makeRunSpec(name: name, preparation: preparation)
+        let id: String
+        do {
+            // A container of this name is left over when a daemon died between
+            // creating it and recording it; it never ran under a lease.
+            try? await context.engine.remove(name)
+            id = try await context.engine.create(runSpec, secrets: secrets)
+        } catch {
+            return .ended(await finishAfterEngineFailure(error, operation: "create", containerID: nil))
+        }
+        containerID.withLock { $0 = id }
+
+        do {
+            let settingsJSON = runSettingsJSON(runSpec)
+            try await context.database.run { [lease] store in
+                try store.recordContainer(lease, name: name, id: id, runSettings: settingsJSON, now: Clock.nowMilliseconds())
+            }
+        } catch {
+            logger.warning("lost the lease before starting; removing the container", [(.containerID, id), (.error, "\(error)")])
+            try? await context.engine.remove(id)
+            return .ended(.leaseLost)
+        }
+
+        let afterCreate = lifecycle.withLock { $0.handle(.created) }
+        perform(afterCreate)
+        if afterCreate.contains(.recordResult) {
+            // Stopped before it started: the intent alone decides the outcome.
+            let result = AttemptOutcomeClassifier.classify(intent: lifecycle.withLock { $0.intent }, exit: ContainerExit(exitCode: nil))
+            return .ended(await finish(result, containerID: id))
+        }
+
+        do {
+            try await context.engine.start(id)
+        } catch {
+            return .ended(await finishAfterEngineFailure(error, operation: "start", containerID: id))
+        }
+        let startedAt = Clock.nowMilliseconds()
+        try? await context.database.run { [lease] store in try store.recordStart(lease, now: startedAt) }
+        logger.info("started container", [(.containerID, id)])
+        perform(lifecycle.withLock { $0.handle(.started) })
+        return .running(id: id, startedAt: startedAt)
+    }
+
+    /// An engine failure before the container ran: the engine's own trouble
+    /// puts the job back without using an attempt; anything else (a missing
+    /// image, a command that cannot run) is a start failure.
+    private func finishAfterEngineFailure(_ error: any Error, operation: String, containerID: String?) async -> End {
+        if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
+            context.reportEngineFailure(engineError)
+            if let containerID { try? await context.engine.remove(containerID) }
+            return await finish(AttemptResult(outcome: .interrupted, message: "the engine failed during \(operation): \(engineError)"), containerID: nil)
+        }
+        logger.error("container could not start", [(.error, "\(error)")])
+        return await finish(AttemptResult(outcome: .startFailed, message: "\(operation) failed: \(error)"), containerID: containerID)
+    }
+
+    struct SupervisionResult: Sendable {
+        let exit: ContainerExit
+        let pump: OutputPump
+    }
+
+    private enum SupervisionStep: Sendable {
+        case exited(ContainerExit)
+        case logsEnded
+        case logGraceOver
+        case helperEnded
+    }
+
+    /// Follows output, enforces the timeout and quota, and waits for the exit.
+    private func superviseUntilExit(containerID id: String, startedAt: Int64) async -> SupervisionResult {
+        let pump = OutputPump(
+            lease: lease, database: context.database, maxStoredBytes: effectiveLimits.maxOutputBytes.bytes,
+            batchLines: context.configuration.output.batchLines, interval: context.configuration.output.batchInterval,
+            onBatch: { [job, workspace, hook = context.resumeHook] batch in
+                Task { await hook.afterOutput(job, workspace: workspace.path, events: batch, containerExited: false) }
+            })
+
+        let exit = await withTaskGroup(of: SupervisionStep.self) { group -> ContainerExit in
+            group.addTask { await self.followLogs(id, into: pump); return .logsEnded }
+            group.addTask { await pump.runTimer(); return .helperEnded }
+            group.addTask { await self.enforceTimeout(startedAt: startedAt); return .helperEnded }
+            group.addTask { await self.enforceWorkspaceQuota(); return .helperEnded }
+            group.addTask { .exited(await self.waitForExit(id)) }
+
+            var exit: ContainerExit? = nil
+            var logsEnded = false
+            loop: while let step = await group.next() {
+                switch step {
+                case .exited(let result):
+                    exit = result
+                    if logsEnded { break loop }
+                    // The log reader ends on its own once it has read everything.
+                    group.addTask { try? await Task.sleep(for: .seconds(10)); return .logGraceOver }
+                case .logsEnded:
+                    logsEnded = true
+                    if exit != nil { break loop }
+                case .logGraceOver:
+                    logger.warning("the log reader did not end after the container exited; stopped it", [(.containerID, id)])
+                    break loop
+                case .helperEnded:
+                    break
+                }
+            }
+            group.cancelAll()
+            return exit ?? ContainerExit(exitCode: nil, vanished: false)
+        }
+        return SupervisionResult(exit: exit, pump: pump)
+    }
+
+    private func followLogs(_ id: String, into pump: OutputPump) async {
+        let maximumLineBytes = Int(context.configuration.output.maxLineBytes.bytes)
+        do {
+            try await context.engine.followLogs(id, timeout: .seconds(Int64(TimeSpan.days(31).milliseconds / 1000)), maximumLineBytes: maximumLineBytes) { line in
+                pump.append(stream: line.stream == .standardOutput ? .stdout : .stderr, text: line.text, truncated: line.line.isTruncated)
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
+                context.reportEngineFailure(engineError)
+            }
+            logger.warning("following the container's output failed", [(.containerID, id), (.error, "\(error)")])
+        }
+    }
+
+    /// Waits for the container to exit, riding out an engine that is down for a while.
+    private func waitForExit(_ id: String) async -> ContainerExit {
+        while !Task.isCancelled {
+            do {
+                let code = try await context.engine.wait(id, timeout: .seconds(Int64(TimeSpan.days(31).milliseconds / 1000)))
+                return ContainerExit(exitCode: code)
+            } catch ContainerEngineError.noSuchContainer {
+                return ContainerExit(exitCode: nil, vanished: true)
+            } catch is CancellationError {
+                break
+            } catch {
+                if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
+                    context.reportEngineFailure(engineError)
+                }
+                logger.warning("waiting for the container failed; retrying", [(.containerID, id), (.error, "\(error)")])
+                try? await Task.sleep(for: .seconds(5))
+            }
+        }
+        return ContainerExit(exitCode: nil)
+    }
+
+    private func enforceTimeout(startedAt: Int64) async {
+        let remaining = startedAt + effectiveLimits.timeout.milliseconds - Clock.nowMilliseconds()
+        if remaining > 0 {
+            do {
+                try await Task.sleep(for: .milliseconds(remaining))
+            } catch {
+                return
+            }
+        }
+        logger.info("job reached its timeout", [(.reason, "timeout \(effectiveLimits.timeout)")])
+        requestStop(.timeout)
+    }
+
+    private func enforceWorkspaceQuota() async {
+        let quota = effectiveLimits.workspaceDisk.bytes
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .seconds(2))
+            } catch {
+                return
+            }
+            // The walk blocks on the file system, so it runs off the cooperative pool.
+            let used = await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { [workspace] in continuation.resume(returning: workspace.diskUsage(limit: quota)) }
+            }
+            if used > quota {
+                logger.info("workspace exceeded its disk quota", [(.reason, "\(used) bytes used, quota \(quota) bytes")])
+                requestStop(.workspaceQuota)
+                return
+            }
+        }
+    }
+
+    // MARK: Recording
+
+    private func record(exit: ContainerExit, pump: OutputPump, containerID id: String) async -> End {
+        perform(lifecycle.withLock { $0.handle(.exited) })
+
+        // The last batch reaches the database before the result does.
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                pump.writePending()
+                continuation.resume()
+            }
+        }
+        if case StoreError.leaseLost? = pump.writeError {
+            logger.warning("lost the lease while storing output; another worker holds the job", [(.containerID, id)])
+            try? await context.engine.remove(id)
+            return .leaseLost
+        }
+
+        var exit = exit
+        if !exit.vanished {
+            if let inspection = try? await context.engine.inspect(id) {
+                exit.oomKilled = inspection.state.isOOMKilled
+                if exit.exitCode == nil { exit.exitCode = inspection.state.exitCode }
+            }
+        }
+        await context.resumeHook.afterOutput(job, workspace: workspace.path, events: [], containerExited: true)
+
+        let intent = lifecycle.withLock { $0.intent }
+        let result = AttemptOutcomeClassifier.classify(intent: intent, exit: exit)
+        return await finish(result, containerID: id)
+    }
+
+    /// Records `result` for an attempt whose container is gone or never ran,
+    /// removing `containerID` when there is one.
+    func finishWithoutRunning(_ result: AttemptResult, containerID: String?) async -> End {
+        await finish(result, containerID: containerID)
+    }
+
+    /// Records `result`, moves the job on by its retry policy and removes the container.
+    private func finish(_ result: AttemptResult, containerID id: String?) async -> End {
+        let policy = job.spec.retry.applied(to: settings.retry.policy)
+        let attemptsUsed = job.attemptsUsed + (result.outcome.countsAsAttempt ? 1 : 0)
+        let decision = policy.decide(
+            outcome: result.outcome, exitCode: result.exitCode, attemptsUsed: attemptsUsed,
+            unitRandom: Double.random(in: 0..<1))
+
+        do {
+            try await context.database.run { [lease] store in
+                try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
+            }
+        } catch {
+            logger.warning("could not record the result; another worker holds the job", [(.error, "\(error)")])
+            if let id { try? await context.engine.remove(id) }
+            return .leaseLost
+        }
+        logFinish(result, decision: decision)
+
+        if let id {
+            _ = lifecycle.withLock { lifecycle -> [AttemptLifecycle.Action] in
+                lifecycle.phase == .exited ? lifecycle.handle(.recorded) : []
+            }
+            do {
+                try await context.engine.remove(id)
+            } catch {
+                // The orphan sweep removes it later.
+                logger.warning("could not remove the container", [(.containerID, id), (.error, "\(error)")])
+            }
+        }
+        return .finished(result.outcome)
+    }
+
+    private func logFinish(_ result: AttemptResult, decision: RetryDecision) {
+        var fields: [(LogField, String)] = [(.reason, result.message ?? result.outcome.rawValue)]
+        if let code = result.exitCode { fields.append((.exitCode, "\(code)")) }
+        switch decision {
+        case .succeed:
+            logger.info("job succeeded")
+        case .retry(let delay):
+            logger.info("attempt \(result.outcome.rawValue); retry scheduled in \(delay)", fields)
+        case .bury(let reason):
+            logger.warning("job is dead: \(reason)", fields)
+        case .cancel:
+            logger.info("job cancelled", fields)
+        case .requeue:
+            logger.info("attempt interrupted by the daemon; job queued again without using an attempt", fields)
+        }
+    }
+
+    // MARK: Container settings
+
+    /// The job's limits with the queue's defaults filled in.
+    var effectiveLimits: (memory: ByteSize, cpus: Double, pids: Int, timeout: TimeSpan, workspaceDisk: ByteSize, maxOutputBytes: ByteSize) {
+        let limits = job.spec.limits
+        return (limits.memory ?? settings.memory, limits.cpus ?? settings.cpus, limits.pids ?? settings.pids,
+                limits.timeout ?? settings.timeout, limits.workspaceDisk ?? settings.workspaceDisk,
+                limits.maxOutputBytes ?? settings.maxOutputBytes)
+    }
+
+    private func makeRunSpec(name: String, preparation: AttemptPreparation) -> ContainerRunSpec {
+        let limits = effectiveLimits
+        var environment = job.spec.env
+        environment.merge(preparation.environment) { _, fromDaemon in fromDaemon }
+        return ContainerRunSpec(
+            name: name,
+            image: job.spec.image,
+            command: preparation.command ?? job.spec.command,
+            labels: [
+                ContainerLabels.job: "\(lease.jobID)",
+                ContainerLabels.attempt: "\(lease.attempt)",
+                ContainerLabels.worker: context.workerID,
+                ContainerLabels.host: context.host,
+                ContainerLabels.queue: job.queue,
+            ],
+            environment: environment,
+            user: settings.user,
+            network: settings.network,
+            readOnlyRootFilesystem: settings.readOnlyRoot,
+            tmpfsSize: settings.tmpfsSize,
+            memory: limits.memory,
+            cpus: limits.cpus,
+            pidsLimit: limits.pids,
+            ulimits: [
+                ContainerUlimit(.nofile, soft: Int64(settings.nofile), hard: Int64(settings.nofile)),
+                Self.processCountUlimit,
+            ],
+            workspace: workspace.path,
+            pullPolicy: ImagePullPolicy(rawValue: context.configuration.engine.pullPolicy.rawValue) ?? .missing,
+            extraFlags: context.configuration.engine.extraRunFlags)
+    }
+
+    /// RLIMIT_NPROC counts every process of a user id on the whole host, so it
+    /// cannot bound one container; the pids limit does that. Podman, running
+    /// as root, would otherwise ask for 1048576, which runc may not be allowed
+    /// to set. The value here is the daemon's own hard limit, capped at
+    /// `kernel.pid_max` because no host can run more processes than that and
+    /// podman keeps its own limit at or below it.
+    static let processCountUlimit: ContainerUlimit = {
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(__RLIMIT_NPROC.rawValue), &limit)
+        var value = limit.rlim_max == rlim_t.max ? Int64.max : Int64(limit.rlim_max)
+        if let text = try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8),
+           let pidMax = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            value = min(value, pidMax)
+        }
+        return ContainerUlimit(.nproc, soft: value, hard: value)
+    }()
+
+    private func runSettingsJSON(_ spec: ContainerRunSpec) -> String {
+        let limits = effectiveLimits
+        let settings: [String: String] = [
+            "network": spec.network,
+            "user": spec.user ?? "",
+            "readOnlyRoot": "\(spec.readOnlyRootFilesystem)",
+            "tmpfs": spec.tmpfsSize?.description ?? "none",
+            "memory": limits.memory.description,
+            "memorySwap": limits.memory.description,
+            "cpus": "\(limits.cpus)",
+            "pids": "\(limits.pids)",
+            "nofile": "\(self.settings.nofile)",
+            "timeout": limits.timeout.description,
+            "workspaceDisk": limits.workspaceDisk.description,
+            "maxOutputBytes": limits.maxOutputBytes.description,
+            "capDrop": "ALL",
+            "noNewPrivileges": "true",
+            "init": "true",
+            "extraRunFlags": spec.extraFlags.joined(separator: " "),
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
