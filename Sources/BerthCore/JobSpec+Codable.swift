@@ -234,12 +234,24 @@ public enum RunAtTime {
                 problem: "expected an ISO 8601 date and time with a zone, such as 2026-12-04T09:30:00Z or 2026-12-04T18:30:00+09:00")
         }
         let date = (try? withFraction.parse(text)) ?? (try? withoutFraction.parse(text))
-        guard let date else {
+        // The parser rolls an impossible day such as February 30 over into
+        // the next month instead of rejecting it.
+        guard let date, hasValidCalendarDate(text) else {
             throw SpecError(
                 field: field, value: text,
                 problem: "not a valid ISO 8601 date and time; expected a form such as 2026-12-04T09:30:00Z")
         }
         return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// Whether the `YYYY-MM-DD` that starts `text` names a day that exists.
+    private static func hasValidCalendarDate(_ text: String) -> Bool {
+        let parts = text.prefix(10).split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (1...12).contains(parts[1]), parts[2] >= 1 else { return false }
+        let (year, month, day) = (parts[0], parts[1], parts[2])
+        let isLeapYear = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let daysInMonth = [31, isLeapYear ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return day <= daysInMonth
     }
 
     /// Formats Unix milliseconds as UTC with exactly three fraction digits.

@@ -17,7 +17,11 @@ public final class JobStore {
             try DatabaseFile.prepare(options)
         }
         connection = try SQLiteConnection(path: options.path, readOnly: options.readOnly, busyTimeout: options.busyTimeout)
-        try configure()
+        do {
+            try configure()
+        } catch let error as SQLiteError where error.primaryCode == SQLITE_NOTADB {
+            throw StoreError.notADatabase(path: options.path)
+        }
         if options.readOnly {
             let applied = try Migrator.appliedVersion(connection)
             if applied > Migrator.latestVersion {
@@ -141,9 +145,8 @@ extension JobStore {
             values.append(.text(queue))
         }
         for (key, value) in filter.labels.sorted(by: { $0.key < $1.key }) {
-            // Label keys are validated to contain no quote, so quoting the key
-            // inside the JSON path is safe.
-            conditions.append("json_extract(spec, '$.labels.\"' || ? || '\"') = ?")
+            // json_each compares the key as a bound value, so no key can change the query.
+            conditions.append("EXISTS (SELECT 1 FROM json_each(spec, '$.labels') WHERE key = ? AND value = ?)")
             values += [.text(key), .text(value)]
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")

@@ -13,6 +13,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case leaseLost(Lease)
     /// The database file or its directory could not be prepared.
     case cannotCreate(path: String, reason: String)
+    /// The file at the database path is not an SQLite database.
+    case notADatabase(path: String)
     /// No checkpoint of the job matches.
     case checkpointNotFound(jobID: Int64, name: String)
 
@@ -28,6 +30,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             "lease on job \(lease.jobID) attempt \(lease.attempt) is no longer held by worker \(lease.owner)"
         case .cannotCreate(let path, let reason):
             "cannot create database \(path): \(reason)"
+        case .notADatabase(let path):
+            "\(path) exists but is not an SQLite database; point --db at a berth database or at a new path"
         case .checkpointNotFound(let jobID, let name):
             "job \(jobID) has no checkpoint named \(name); `berth checkpoints \(jobID)` lists them"
         }

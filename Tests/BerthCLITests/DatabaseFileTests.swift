@@ -63,7 +63,7 @@ struct DatabaseFileTests {
         let result = try sandbox.run(["ls"], database: path)
 
         #expect(result.status == 1)
-        #expect(result.standardError.contains("not a database"))
+        #expect(result.standardError.contains("is not an SQLite database"))
         #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("not an SQLite database"))
     }
 
