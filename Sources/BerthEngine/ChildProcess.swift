@@ -130,7 +130,8 @@ public final class ChildProcess: Sendable {
     private func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
         let thread = Thread(block: body)
         thread.name = name
-        thread.stackSize = 256 * 1024
+        // Output handlers run on the reader threads, so they get a generous stack.
+        thread.stackSize = 1 << 20
         thread.start()
     }
 

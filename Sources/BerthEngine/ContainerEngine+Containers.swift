@@ -43,9 +43,14 @@ extension ContainerEngine {
     /// configuration, where `inspect` shows them to whoever may run it.
     public func create(_ spec: ContainerRunSpec, secrets: [String: String] = [:]) async throws -> String {
         let reserved = configuration.environment.variables
-        for name in secrets.keys.sorted() where reserved[name] != nil {
-            throw ContainerEngineError.invalidValue(
-                field: "secret name", value: name, reason: "the engine's own environment uses this name")
+        for (name, value) in secrets.sorted(by: { $0.key < $1.key }) {
+            guard reserved[name] == nil else {
+                throw ContainerEngineError.invalidValue(
+                    field: "secret name", value: name, reason: "the engine's own environment uses this name")
+            }
+            guard !value.utf8.contains(0) else {
+                throw ContainerEngineError.invalidValue(field: "value of secret \(name)", value: "", reason: "contains a NUL byte")
+            }
         }
         let arguments = try spec.createArguments(secretNames: Array(secrets.keys))
 

@@ -31,7 +31,7 @@ extension ContainerEngine {
                 onLine(line)
             }
         } catch {
-            throw ContainerEngineError.engineUnavailable(executable: executablePath, reason: error.description)
+            throw engineError(for: error)
         }
 
         guard let status = await process.waitForCompletion(timeout: timeout) else {

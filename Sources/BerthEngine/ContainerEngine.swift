@@ -50,11 +50,17 @@ public struct ContainerEngineConfiguration: Hashable, Sendable {
 /// timeout, and kills its whole process group when the timeout expires. Calls
 /// throw `ContainerEngineError`, or `CancellationError` when the task is
 /// cancelled, after the tool has been killed.
+///
+/// NOTE: The tests run every call against podman 4.3. The docker forms follow
+/// docker's documented command line but have not been run against docker.
 public struct ContainerEngine: Sendable {
     public let kind: ContainerEngineKind
     /// The resolved path of the tool.
     public let executablePath: String
     public let configuration: ContainerEngineConfiguration
+
+    /// The most characters of an engine's stderr kept in a `failed` error.
+    static let errorMessageLimit = 2000
 
     /// Selects the engine and finds its tool, throwing `engineUnavailable` when there is none.
     public init(configuration: ContainerEngineConfiguration) throws(ContainerEngineError) {
@@ -112,7 +118,7 @@ public struct ContainerEngine: Sendable {
                 command, timeout: effectiveTimeout, killGracePeriod: configuration.killGracePeriod,
                 outputLimit: configuration.outputLimit)
         } catch let error as ChildProcessError {
-            throw ContainerEngineError.engineUnavailable(executable: executablePath, reason: error.description)
+            throw engineError(for: error)
         }
 
         if result.timedOut {
@@ -121,12 +127,30 @@ public struct ContainerEngine: Sendable {
         guard result.status.isSuccess else {
             throw failure(operation, status: result.status, standardError: result.standardError.text, container: container)
         }
+        guard !result.standardOutput.isTruncated else {
+            throw ContainerEngineError.unexpectedOutput(
+                operation: operation,
+                detail: "\(result.standardOutput.totalByteCount) bytes, more than the output limit of \(configuration.outputLimit); raise outputLimit")
+        }
         return result
+    }
+
+    /// The engine error for a child process that could not be started.
+    func engineError(for error: ChildProcessError) -> ContainerEngineError {
+        switch error {
+        case .containsNulByte(let field):
+            return .invalidValue(field: field, value: "", reason: "contains a NUL byte")
+        case .invalidEnvironmentName(let name):
+            return .invalidValue(field: "environment variable name", value: name, reason: "is empty or contains '='")
+        case .executableNotFound, .spawnFailed, .systemCallFailed, .unsupported:
+            return .engineUnavailable(executable: executablePath, reason: error.description)
+        }
     }
 
     /// The error for a failed call, recognising the engines' "no such container" messages.
     func failure(_ operation: String, status: TerminationStatus, standardError: String, container: String?) -> ContainerEngineError {
-        let message = standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The engine prints its error last, after any warnings, so the end of stderr is kept.
+        let message = String(standardError.trimmingCharacters(in: .whitespacesAndNewlines).suffix(Self.errorMessageLimit))
         // podman: "no container with name or ID ... found: no such container";
         // docker: "Error response from daemon: No such container: ...".
         if let container, message.lowercased().contains("no such container") {

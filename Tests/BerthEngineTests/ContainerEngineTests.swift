@@ -113,9 +113,8 @@ struct ContainerEngineTests {
     func cleanEnvironment() async throws {
         let (engine, directory) = try stubEngine("env")
         defer { try? FileManager.default.removeItem(at: directory) }
-        setenv("NOTIFY_SOCKET", "/run/berth-test-notify", 1)
-        defer { unsetenv("NOTIFY_SOCKET") }
 
+        // The test process has many more variables, none of which may reach the engine.
         let result = try await engine.execute("env", [])
         let variables = Set(result.standardOutput.text.split(separator: "\n").map(String.init))
 
@@ -159,6 +158,11 @@ struct ContainerEngineTests {
             await #expect(throws: ContainerEngineError.self, "\(name) was accepted") {
                 try await engine.create(spec, secrets: [name: "x"])
             }
+        }
+        await #expect(
+            throws: ContainerEngineError.invalidValue(field: "value of secret TOKEN", value: "", reason: "contains a NUL byte")
+        ) {
+            try await engine.create(spec, secrets: ["TOKEN": "a\u{0}b"])
         }
     }
 
