@@ -3,7 +3,7 @@
 /// Every accepted value starts with a letter, digit or '_', so none can be
 /// read as a flag, and none contains a control character.
 enum ArgumentValidation {
-    /// A container name as docker accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters.
+    /// Returns whether `text` is a container name as docker accepts it: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 characters.
     static func isContainerName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, text.unicodeScalars.count <= 128, isAlphanumeric(first) else {
             return false
@@ -11,24 +11,24 @@ enum ArgumentValidation {
         return text.unicodeScalars.allSatisfy { isAlphanumeric($0) || "_.-".unicodeScalars.contains($0) }
     }
 
-    /// A container id or name, as passed to start, inspect and the other calls.
+    /// Returns whether `text` is a container id or name, as passed to start, inspect and the other calls.
     static func isContainerReference(_ text: String) -> Bool {
         isContainerName(text)
     }
 
-    /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+    /// Returns whether `text` is an environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
     static func isEnvironmentName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, isAlphabetic(first) || first == "_" else { return false }
         return text.unicodeScalars.allSatisfy { isAlphanumeric($0) || $0 == "_" }
     }
 
-    /// A label key: letters, digits, '.', '_', '-' and '/', starting with a letter or digit.
+    /// Returns whether `text` is a label key: letters, digits, '.', '_', '-' and '/', starting with a letter or digit.
     static func isLabelKey(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, text.utf8.count <= 256, isAlphanumeric(first) else { return false }
         return text.unicodeScalars.allSatisfy { isAlphanumeric($0) || "._-/".unicodeScalars.contains($0) }
     }
 
-    /// A user for `--user`: a name or number, optionally followed by `:group`.
+    /// Returns whether `text` is a user for `--user`: a name or number, optionally followed by `:group`.
     static func isUser(_ text: String) -> Bool {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count <= 2 else { return false }
@@ -40,7 +40,7 @@ enum ArgumentValidation {
         }
     }
 
-    /// A network name such as `none`, `host` or `bridge`.
+    /// Returns whether `text` is a network name such as `none`, `host` or `bridge`.
     ///
     /// The forms `container:<id>` and `ns:<path>` are rejected, because they
     /// would join another container's or an arbitrary network namespace.
@@ -48,7 +48,7 @@ enum ArgumentValidation {
         isContainerName(text)
     }
 
-    /// True when `text` contains a control character, NUL and newline included.
+    /// Returns whether `text` contains a control character, NUL and newline included.
     static func containsControlCharacter(_ text: String) -> Bool {
         text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }

@@ -62,7 +62,7 @@ extension ChildProcess {
 
         abandonOutput()
         guard let status = try? await waitForCompletion() else {
-            preconditionFailure("the termination task of child \(pid) was cancelled, but nothing holds a handle to cancel it")
+            preconditionFailure("the termination task of child \(pid) was cancelled, but nothing has a handle to cancel it")
         }
         return status
     }

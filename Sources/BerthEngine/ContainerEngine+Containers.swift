@@ -4,7 +4,7 @@ import Glibc
 /// The versions the engine reports.
 public struct EngineVersion: Hashable, Sendable {
     public var client: String
-    /// The daemon's version; nil for podman without a remote service.
+    /// The daemon's version, or nil for podman without a remote service.
     public var server: String?
 }
 
@@ -40,7 +40,7 @@ extension ContainerEngine {
     /// Each secret is passed as `--env NAME` with its value only in the
     /// environment of this one engine command, so no value appears in an argv
     /// that `ps` shows. The engine still stores the values in the container's
-    /// configuration, where `inspect` shows them to whoever may run it.
+    /// configuration, where `inspect` shows them to anyone allowed to run the engine.
     public func create(_ spec: ContainerRunSpec, secrets: [String: String] = [:]) async throws -> String {
         let reserved = configuration.environment.variables
         for (name, value) in secrets.sorted(by: { $0.key < $1.key }) {
@@ -66,9 +66,10 @@ extension ContainerEngine {
     public func start(_ container: String) async throws {
         try checkContainerReference(container)
 
-        // Podman before 5.0 reads conmon's OOM marker from the container's static
-        // directory, but conmon writes it to its working directory, which it
-        // inherits from this call. Starting from that directory makes OOMKilled work.
+        // Podman 4.3 looks for conmon's OOM marker in the container's static
+        // directory, but conmon 2.1.6 writes it to its working directory, which
+        // it inherits from this call. Starting from that directory makes
+        // OOMKilled work there, and does no harm where podman looks elsewhere.
         var workingDirectory = "/"
         if kind == .podman, let directory = try await inspect(container).staticDirectory,
             FileManager.default.fileExists(atPath: directory)
@@ -78,7 +79,7 @@ extension ContainerEngine {
         _ = try await execute("start", ["start", container], workingDirectory: workingDirectory, container: container)
     }
 
-    /// Waits for the container to exit and returns its exit code; `timeout` bounds the wait.
+    /// Waits at most `timeout` for the container to exit and returns its exit code.
     ///
     /// When the timeout expires, the engine command is killed and the container keeps running.
     public func wait(_ container: String, timeout: Duration) async throws -> Int32 {

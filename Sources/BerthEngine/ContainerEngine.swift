@@ -10,14 +10,14 @@ public enum ContainerEngineKind: String, Hashable, Sendable, CaseIterable {
     public var executableName: String { rawValue }
 }
 
-/// Which engine to use: a named one, or the first of podman and docker found in `PATH`.
+/// The engine to use: a named one, or the first of podman and docker found in `PATH`.
 public enum EngineSelection: String, Hashable, Sendable {
     case automatic = "auto"
     case podman
     case docker
 }
 
-/// How berth runs the engine's command-line tool.
+/// Settings for running the engine's command-line tool.
 public struct ContainerEngineConfiguration: Hashable, Sendable {
     public var selection: EngineSelection
     /// The tool's path, or nil to look up the selected engine's name in the environment's `PATH`.
@@ -59,7 +59,7 @@ public struct ContainerEngine: Sendable {
     public let executablePath: String
     public let configuration: ContainerEngineConfiguration
 
-    /// The most characters of an engine's stderr kept in a `failed` error.
+    /// The maximum number of characters of an engine's stderr kept in a `failed` error.
     static let errorMessageLimit = 2000
 
     /// Selects the engine and finds its tool, throwing `engineUnavailable` when there is none.
@@ -130,12 +130,12 @@ public struct ContainerEngine: Sendable {
         guard !result.standardOutput.isTruncated else {
             throw ContainerEngineError.unexpectedOutput(
                 operation: operation,
-                detail: "\(result.standardOutput.totalByteCount) bytes, more than the output limit of \(configuration.outputLimit); raise outputLimit")
+                detail: "\(result.standardOutput.totalByteCount) bytes exceed the output limit of \(configuration.outputLimit), so raise outputLimit")
         }
         return result
     }
 
-    /// The engine error for a child process that could not be started.
+    /// Converts a failure to start the tool into the matching engine error.
     func engineError(for error: ChildProcessError) -> ContainerEngineError {
         switch error {
         case .containsNulByte(let field):
@@ -147,12 +147,12 @@ public struct ContainerEngine: Sendable {
         }
     }
 
-    /// The error for a failed call, recognising the engines' "no such container" messages.
+    /// Builds the error for a failed call, recognising the engines' "no such container" messages.
     func failure(_ operation: String, status: TerminationStatus, standardError: String, container: String?) -> ContainerEngineError {
         // The engine prints its error last, after any warnings, so the end of stderr is kept.
         let message = String(standardError.trimmingCharacters(in: .whitespacesAndNewlines).suffix(Self.errorMessageLimit))
-        // podman: "no container with name or ID ... found: no such container";
-        // docker: "Error response from daemon: No such container: ...".
+        // Podman prints "no container with name or ID ... found: no such container",
+        // and docker prints "Error response from daemon: No such container: ...".
         if let container, message.lowercased().contains("no such container") {
             return .noSuchContainer(container)
         }

@@ -7,7 +7,7 @@ public enum ContainerEngineError: Error, Hashable, CustomStringConvertible {
     case engineUnavailable(executable: String, reason: String)
     /// The engine command ran past `timeout`, so berth killed it.
     case timedOut(operation: String, timeout: Duration)
-    /// The engine command failed; `standardError` is the start of what it printed there.
+    /// The engine command failed, and `standardError` is the end of what it printed there.
     case failed(operation: String, status: TerminationStatus, standardError: String)
     /// The engine has no container with this name or id.
     case noSuchContainer(String)
@@ -21,7 +21,7 @@ public enum ContainerEngineError: Error, Hashable, CustomStringConvertible {
         case .engineUnavailable(let executable, let reason):
             return "container engine \(executable) is unavailable: \(reason)"
         case .timedOut(let operation, let timeout):
-            return "container engine call \(operation) timed out after \(timeout) and was killed; check that the engine is responsive"
+            return "container engine call \(operation) timed out after \(timeout) and was killed. Check that the engine is responsive"
         case .failed(let operation, let status, let standardError):
             let detail = standardError.isEmpty ? "no error output" : standardError
             return "container engine call \(operation) failed (\(status)): \(detail)"

@@ -1,7 +1,7 @@
 import Foundation
 
-/// What `container inspect` reports about one container: its state and the
-/// limits the engine actually applied.
+/// The state of one container and the limits the engine actually applied, as
+/// `container inspect` reports them.
 public struct ContainerInspection: Hashable, Sendable {
     public var id: String
     public var name: String
@@ -10,7 +10,7 @@ public struct ContainerInspection: Hashable, Sendable {
     public var labels: [String: String]
     public var state: State
     public var limits: Limits
-    /// Podman's per-container directory, where podman before 5.0 looks for conmon's OOM marker.
+    /// Podman's per-container directory, where podman 4.3 looks for conmon's OOM marker.
     var staticDirectory: String?
 
     /// The container's run state.
@@ -43,7 +43,7 @@ public struct ContainerInspection: Hashable, Sendable {
         /// Dropped capabilities: `ALL` on docker, every default capability by name on podman.
         public var capabilitiesDropped: [String]
         public var networkMode: String
-        /// The ulimits whose resource berth knows.
+        /// The ulimits for the resources that `ContainerUlimit.Resource` lists, without the others.
         public var ulimits: [ContainerUlimit]
     }
 }

@@ -13,23 +13,23 @@ public struct ContainerRunSpec: Hashable, Sendable {
 
     public var name: String
     public var image: String
-    /// The container's argv after the image; empty runs the image's own command.
+    /// The container's argv after the image, or empty to run the image's own command.
     public var command: [String]
     public var labels: [String: String]
     /// Variables passed as `--env NAME=value`, visible in the engine's argv.
     /// Secrets go to `ContainerEngine.create(_:secrets:)` instead.
     public var environment: [String: String]
-    /// A user name or uid, optionally with `:group`; nil keeps the image's user.
+    /// A user name or uid, optionally with `:group`, or nil to keep the image's user.
     public var user: String?
     public var network: String
     public var readOnlyRootFilesystem: Bool
     /// The size of the tmpfs mounted at /tmp, or nil for no tmpfs.
     public var tmpfsSize: ByteSize?
-    /// The memory limit, also used as the memory-plus-swap limit; nil for no limit.
+    /// The memory limit, also used as the memory-plus-swap limit, or nil for no limit.
     public var memory: ByteSize?
-    /// CPUs as a fraction, such as 0.5; nil for no limit.
+    /// CPUs as a fraction, such as 0.5, or nil for no limit.
     public var cpus: Double?
-    /// The most processes and threads the container may run at once; nil keeps the engine's default.
+    /// The maximum number of processes and threads in the container, or nil to keep the engine's default.
     public var pidsLimit: Int?
     /// Resource limits set with `--ulimit`.
     ///
@@ -38,7 +38,7 @@ public struct ContainerRunSpec: Hashable, Sendable {
     /// omits them. Where the host's hard limit is lower, the container then
     /// fails to start, so such hosts need nproc listed here as well.
     public var ulimits: [ContainerUlimit]
-    /// The host directory bind-mounted read-write at /workspace; nil for none.
+    /// The host directory bind-mounted read-write at /workspace, or nil for none.
     public var workspace: String?
     public var pullPolicy: ImagePullPolicy
     /// Flags from berth's configuration, placed after berth's own flags and before the image.

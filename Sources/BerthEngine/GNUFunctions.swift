@@ -50,7 +50,7 @@ func closeDescriptor(_ descriptor: Int32) {
     _ = Glibc.close(descriptor)
 }
 
-/// The standard name of a signal, such as `SIGTERM`, or nil for an unusual number.
+/// Returns the standard name of a signal, such as `SIGTERM`, or nil for an unusual number.
 func signalName(_ signal: Int32) -> String? {
     switch signal {
     case SIGHUP: "SIGHUP"

@@ -2,7 +2,7 @@
 public struct SplitLine: Hashable, Sendable {
     /// The line without its newline, decoded as UTF-8.
     public var text: String
-    /// The line was longer than the splitter's maximum, so `text` holds only its start.
+    /// The line was longer than the splitter's maximum, so `text` contains only its start.
     public var isTruncated: Bool
     /// The bytes were not valid UTF-8, and `text` has U+FFFD in place of each invalid sequence.
     public var containsInvalidUTF8: Bool
@@ -34,7 +34,7 @@ public struct SplitLine: Hashable, Sendable {
 ///
 /// The splitter stores at most `maximumLineBytes` bytes, whatever the input.
 public struct LineSplitter: Sendable {
-    /// The longest line kept, in bytes of UTF-8 without the newline.
+    /// The maximum line length kept, in bytes of UTF-8 without the newline.
     public let maximumLineBytes: Int
     public let stripsCarriageReturn: Bool
     /// Bytes dropped from the ends of truncated lines so far.
@@ -169,7 +169,7 @@ public struct LineSplitter: Sendable {
             isTruncated: isTruncated, containsInvalidUTF8: true, isUnterminated: isUnterminated)
     }
 
-    /// The length of `bytes` without a multi-byte UTF-8 character cut off at its end.
+    /// Returns the length of `bytes` without a multi-byte UTF-8 character cut off at its end.
     ///
     /// Only a well-formed lead byte whose sequence is incomplete is removed. Other
     /// invalid bytes stay, for the decoder to replace.

@@ -56,7 +56,7 @@ extension ProcessCommand: CustomStringConvertible {
     }
 }
 
-/// How a child process ended.
+/// The end of a child process: its exit status or the signal that killed it.
 public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
     /// The process called exit with this status.
     case exited(Int32)
@@ -78,7 +78,7 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Which output pipe of a child process a line came from.
+/// The output pipe of a child process that a line came from.
 public enum StandardStream: String, Hashable, Sendable {
     case standardOutput = "stdout"
     case standardError = "stderr"
@@ -154,7 +154,7 @@ public enum ChildProcessError: Error, Hashable, CustomStringConvertible {
         case .executableNotFound(let name, nil):
             return "executable \(name) not found or not executable"
         case .executableNotFound(let name, let searchPath?):
-            return "executable \(name) not found in PATH \"\(searchPath)\"; install it or set PATH in the child's environment"
+            return "executable \(name) not found in PATH \"\(searchPath)\". Install it or set PATH in the child's environment"
         case .spawnFailed(let executable, let code):
             return "could not start \(executable): \(String(cString: strerror(code))) (errno \(code))"
         case .systemCallFailed(let name, let code):

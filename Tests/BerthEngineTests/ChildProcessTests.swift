@@ -27,7 +27,7 @@ struct ChildProcessTests {
 
     @Test("large output on both streams without deadlock")
     func largeOutputOnBothStreams() async throws {
-        // Each stream carries far more than a 64 KiB pipe holds, and the writes
+        // Each stream carries far more than the 64 KiB a pipe buffers, and the writes
         // alternate, so a parent that read one pipe at a time would block the child.
         let script = """
             i=0

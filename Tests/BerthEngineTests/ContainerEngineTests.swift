@@ -7,7 +7,7 @@ import Testing
 /// Engine calls against stub scripts in place of podman, so they run without an engine.
 @Suite("ContainerEngine with a stub engine")
 struct ContainerEngineTests {
-    /// An engine whose tool is a shell script with `body`, named podman.
+    /// Creates an engine whose tool is a shell script named podman with `body`.
     private func stubEngine(
         _ body: String, commandTimeout: Duration = .seconds(10), killGracePeriod: Duration = .seconds(1)
     ) throws -> (engine: ContainerEngine, directory: URL) {

@@ -73,7 +73,7 @@ enum PodmanFixture {
         }
     }
 
-    /// A spec for the test image with the settings these machines need.
+    /// Returns a spec for the test image with the settings these machines need.
     static func spec(_ command: [String], name: String = "berth-test-\(UUID().uuidString.prefix(8).lowercased())") -> ContainerRunSpec {
         ContainerRunSpec(
             name: name, image: imageName, command: command, labels: [testLabel: "1"],

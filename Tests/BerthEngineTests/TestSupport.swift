@@ -5,12 +5,12 @@ import Foundation
 /// The environment for test children: just enough to find the system tools.
 let testEnvironment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"]
 
-/// A command that runs `script` with /bin/sh.
+/// Returns a command that runs `script` with /bin/sh.
 func shell(_ script: String, environment: [String: String] = testEnvironment) -> ProcessCommand {
     ProcessCommand(executable: "/bin/sh", arguments: ["-c", script], environment: environment)
 }
 
-/// True while a process with this pid exists and is not a zombie.
+/// Returns whether a process with this pid exists and is not a zombie.
 func isAlive(_ pid: pid_t) -> Bool {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
     // The state letter follows the command name, which is in parentheses.
@@ -19,7 +19,7 @@ func isAlive(_ pid: pid_t) -> Bool {
     return state != "Z" && state != "X"
 }
 
-/// A fresh directory under the system's temporary directory, removed by the caller.
+/// Creates a fresh directory under the system's temporary directory, for the caller to remove.
 func makeTemporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("berth-engine-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
