@@ -24,7 +24,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var shutdown = Shutdown()
     public var secretsDirectory = "/etc/berth/secrets"
     public var output = Output()
-    public var metrics = Metrics()
     public var logLevel = LogLevel.info
 
     public init() {}
@@ -140,12 +139,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var batchLines = 500
         /// Longest time a line waits before it is written.
         public var batchInterval = TimeSpan(milliseconds: 50)
-    }
-
-    public struct Metrics: Sendable, Equatable {
-        /// Prometheus text file for node_exporter's textfile collector; none when nil.
-        public var path: String? = nil
-        public var interval = TimeSpan.seconds(15)
     }
 
     public enum LogLevel: String, Sendable, Equatable, CaseIterable, Comparable {

@@ -145,7 +145,8 @@ final class AttemptRunner: Sendable {
         let preparation: AttemptPreparation
         let secrets: [String: String]
         do {
-            try workspace.prepare(containerUser: settings.user)
+            try FileManager.default.createDirectory(atPath: context.configuration.directories.workspaces, withIntermediateDirectories: true)
+            try workspace.prepare(containerUser: settings.user, subdirectories: [GenericResumeHook.checkpointDirectory])
             preparation = try await context.resumeHook.prepareAttempt(job, workspace: workspace.path)
             secrets = try context.secrets.resolve(job.spec.secrets)
         } catch let error as SecretResolver.MissingSecret {

@@ -9,18 +9,24 @@ struct Workspace: Sendable {
         path = "\(root)/\(jobID)"
     }
 
-    /// Creates the directory when missing and gives it to the container's user
-    /// when that user is numeric (`UID` or `UID:GID`); a named user must be
-    /// able to write a directory owned by the daemon's user.
-    func prepare(containerUser: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
+    /// Creates the directory and `subdirectories` when missing and gives them
+    /// to the container's user when that user is numeric (`UID` or `UID:GID`);
+    /// a named user must be able to write directories owned by the daemon's user.
+    func prepare(containerUser: String, subdirectories: [String] = []) throws {
         let parts = containerUser.split(separator: ":", maxSplits: 1).map { UInt32($0) }
-        if let uid = parts.first ?? nil {
-            let gid = parts.count > 1 ? (parts[1] ?? uid) : uid
-            guard chown(path, uid, gid) == 0 else {
-                throw WorkspaceError(path: path, reason: "cannot give it to \(containerUser): \(String(cString: strerror(errno)))")
+        let owner: (uid: uid_t, gid: gid_t)? = (parts.first ?? nil).map { uid in (uid, parts.count > 1 ? (parts[1] ?? uid) : uid) }
+
+        for directory in [path] + subdirectories.map({ path + "/" + $0 }) {
+            var info = stat()
+            if lstat(directory, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+                // The job may have put a file or a symbolic link here; never follow it.
+                throw WorkspaceError(path: directory, reason: "exists and is not a directory")
+            }
+            if !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            }
+            if let owner, lchown(directory, owner.uid, owner.gid) != 0 {
+                throw WorkspaceError(path: directory, reason: "cannot give it to \(containerUser): \(String(cString: strerror(errno)))")
             }
         }
     }
