@@ -1,4 +1,5 @@
 import BerthCore
+import BerthDaemon
 import BerthStore
 import Foundation
 
@@ -87,6 +88,15 @@ final class CommandContext {
     }
 
     func now() -> Int64 { Clock.nowMilliseconds() }
+
+    /// Tells daemons on this host that the job table changed; daemons on
+    /// other hosts notice at their next poll.
+    func wakeLocalDaemons() {
+        guard let sockets = try? store().wakeSockets(host: ProcessInfo.processInfo.hostName) else { return }
+        for socket in sockets {
+            WakeSocket.wake(path: socket)
+        }
+    }
 
     func print(_ text: String) {
         standardOutput.write(text + "\n")

@@ -94,6 +94,7 @@ public actor Daemon {
                 await heartbeat()
                 nextHeartbeat = ContinuousClock.now + .milliseconds(configuration.heartbeatInterval.milliseconds)
             }
+            await stopCancelledJobs()
             if shutdown.isAcceptingWork {
                 if !engineHealthy { await checkEngine() }
                 if engineHealthy { await claimWhileCapacity() }
@@ -272,6 +273,23 @@ public actor Daemon {
         if ContinuousClock.now >= nextOrphanSweep {
             await sweepOrphanedContainers()
             nextOrphanSweep = ContinuousClock.now + .seconds(60)
+        }
+    }
+
+    /// Stops running jobs that an operator cancelled. `berth cancel` wakes
+    /// daemons on its host, so they act at once; the heartbeat catches the rest.
+    private func stopCancelledJobs() async {
+        guard !runners.isEmpty else { return }
+        let requests: [Lease]
+        do {
+            requests = try await database.run { [workerID] store in try store.cancelRequests(owner: workerID) }
+        } catch {
+            reportError("cancel check", error)
+            return
+        }
+        for lease in requests {
+            guard let runner = runners[lease.jobID], runner.lease == lease else { continue }
+            runner.requestStop(.cancel)
         }
     }
 

@@ -140,6 +140,13 @@ extension JobStore {
         }
     }
 
+    /// Jobs running under `owner`'s lease that an operator asked to cancel.
+    public func cancelRequests(owner: String) throws -> [Lease] {
+        try connection.query(
+            "SELECT id, attempt FROM jobs WHERE state = 'running' AND lease_owner = ? AND cancel_requested = 1",
+            [.text(owner)]) { Lease(jobID: $0.int64(0), attempt: $0.int(1), owner: owner) }
+    }
+
     /// Whether `attempt` of job `jobID` is the one running now, under any lease.
     public func isRunning(jobID: Int64, attempt: Int) throws -> Bool {
         try connection.queryFirst(

@@ -114,6 +114,21 @@ private func followStream(
     }
 }
 
+/// `text` as a JSON string literal, quoted and escaped.
 func jsonString(_ text: String) -> String {
-    JSONOutput.line([text]).dropFirst().dropLast().description
+    var literal = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": literal += "\\\""
+        case "\\": literal += "\\\\"
+        case "\n": literal += "\\n"
+        case "\r": literal += "\\r"
+        case "\t": literal += "\\t"
+        case _ where scalar.value < 0x20:
+            literal += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+        default:
+            literal.unicodeScalars.append(scalar)
+        }
+    }
+    return literal + "\""
 }

@@ -81,7 +81,7 @@ struct SubmitCommand: Command {
         }
         let result = try context.store().submit([spec], now: context.now())
         printResults(result, lines: nil, json: arguments.has("json"), context: context)
-        wakeLocalDaemons(context: context)
+        context.wakeLocalDaemons()
     }
 
     private func specFromOptions(_ arguments: ParsedArguments) throws -> JobSpec {
@@ -159,15 +159,7 @@ struct SubmitCommand: Command {
 
         let results = try context.store().submit(specs, now: context.now())
         printResults(results, lines: lineNumbers, json: json, context: context)
-        wakeLocalDaemons(context: context)
-    }
-
-    /// Tells daemons on this host that work arrived; the others find it at their next poll.
-    private func wakeLocalDaemons(context: CommandContext) {
-        guard let sockets = try? context.store().wakeSockets(host: ProcessInfo.processInfo.hostName) else { return }
-        for socket in sockets {
-            WakeSocket.wake(path: socket)
-        }
+        context.wakeLocalDaemons()
     }
 
     private func printResults(_ results: [SubmitResult], lines: [Int]?, json: Bool, context: CommandContext) {

@@ -25,6 +25,7 @@ extension JobActionCommand {
                 failed = true
             }
         }
+        context.wakeLocalDaemons()
         if failed {
             throw PartialFailure()
         }

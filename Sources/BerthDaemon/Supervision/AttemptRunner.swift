@@ -26,6 +26,8 @@ final class AttemptRunner: Sendable {
         case detached
         /// Another worker holds the job now; nothing was recorded.
         case leaseLost
+        /// The result could not be stored; the lease expires and a rescue records the attempt as lost.
+        case unrecorded
     }
 
     let job: ClaimedJob
@@ -380,14 +382,28 @@ final class AttemptRunner: Sendable {
             outcome: result.outcome, exitCode: result.exitCode, attemptsUsed: attemptsUsed,
             unitRandom: Double.random(in: 0..<1))
 
-        do {
-            try await context.database.run { [lease] store in
-                try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
+        // A full disk or a long lock by another process passes; retry for a
+        // while before the lease, which then expires, hands the job to a rescue.
+        var delay = Duration.milliseconds(500)
+        for remainingTries in (0..<6).reversed() {
+            do {
+                try await context.database.run { [lease] store in
+                    try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
+                }
+                break
+            } catch StoreError.leaseLost {
+                logger.warning("could not record the result; another worker holds the job")
+                if let id { try? await context.engine.remove(id) }
+                return .leaseLost
+            } catch {
+                logger.error("could not record the result", [(.error, "\(error)")])
+                if remainingTries == 0 {
+                    if let id { try? await context.engine.remove(id) }
+                    return .unrecorded
+                }
+                try? await Task.sleep(for: delay)
+                delay *= 2
             }
-        } catch {
-            logger.warning("could not record the result; another worker holds the job", [(.error, "\(error)")])
-            if let id { try? await context.engine.remove(id) }
-            return .leaseLost
         }
         logFinish(result, decision: decision)
 
