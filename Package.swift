@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-bench", targets: ["berth-bench"]),
     ],
     targets: [
         // libsqlite3 from the system (Debian: libsqlite3-dev).
@@ -34,6 +35,9 @@ let package = Package(
         // The admin command line.
         .target(name: "BerthCLI", dependencies: ["BerthCore", "BerthStore", "BerthDaemon"]),
         .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+
+        // Benchmarks of the queue, event ingestion and container overhead; see docs/benchmarks.md.
+        .executableTarget(name: "berth-bench", dependencies: ["BerthCore", "BerthStore", "BerthDaemon", "BerthEngine"]),
 
         // Build-time tool and plugin that embed migrations/*.sql into the binary.
         .executableTarget(name: "EmbedMigrations"),
