@@ -29,11 +29,14 @@ struct DaemonCommand: Command {
         }
 
         var configuration: DaemonConfiguration
+        var configurationFile: String? = nil
         do {
             if let path = arguments.value("config") {
                 configuration = try DaemonConfiguration.load(path: path)
+                configurationFile = path
             } else if FileManager.default.fileExists(atPath: DaemonConfiguration.defaultPath) {
                 configuration = try DaemonConfiguration.load(path: DaemonConfiguration.defaultPath)
+                configurationFile = DaemonConfiguration.defaultPath
             } else {
                 configuration = DaemonConfiguration()
             }
@@ -53,7 +56,11 @@ struct DaemonCommand: Command {
             return
         }
 
-        let logger = Logger(minimumLevel: configuration.logLevel)
+        let logger = Logger(minimumLevel: configuration.logLevel, sink: Logger.defaultSink(environment: context.environment))
+        logger.info("configuration loaded", [
+            (.configurationFile, configurationFile ?? "none"), (.workerID, configuration.resolvedWorkerID),
+            (.databasePath, configuration.databaseOptions.path),
+        ])
         let daemon: Daemon
         do {
             daemon = try Daemon(configuration: configuration, environment: context.environment, logger: logger)

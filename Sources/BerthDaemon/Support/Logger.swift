@@ -13,6 +13,12 @@ public enum LogField: String, Sendable, CaseIterable {
     /// Why something happened, in words: a stop intent, an outcome's message.
     case reason = "REASON"
     case exitCode = "EXIT_CODE"
+    case version = "BERTH_VERSION"
+    /// The configuration file read, or "none" when the built-in defaults apply.
+    case configurationFile = "CONFIG_FILE"
+    case databasePath = "DATABASE_PATH"
+    /// The engine's kind and the path of its command-line tool.
+    case engine = "ENGINE"
 }
 
 /// Where log records go.
