@@ -20,6 +20,7 @@ public actor Daemon {
     let workerID: String
     let host: String
     let notifier: ServiceNotifier
+    let metrics = DaemonMetrics()
     private let environment: [String: String]
     private let wake = WakeSignal()
     private let errorLimiter = RepeatedErrorLimiter(interval: .seconds(60))
@@ -29,6 +30,7 @@ public actor Daemon {
     private var shutdown: ShutdownLifecycle
     private var engineHealthy = true
     private var nextHeartbeat = ContinuousClock.now
+    private var nextMetricsWrite = ContinuousClock.now
     private var nextOrphanSweep = ContinuousClock.now
     /// Orphaned containers and when they were first seen, removed after a grace period.
     private var orphansFirstSeen: [String: ContinuousClock.Instant] = [:]
@@ -68,7 +70,8 @@ public actor Daemon {
             resumeHook: GenericResumeHook(),
             reportEngineFailure: { [weak self] error in
                 Task { await self?.engineFailed(error) }
-            })
+            },
+            metrics: metrics)
     }
 
     // MARK: Main loop
@@ -81,10 +84,16 @@ public actor Daemon {
             logger.error("cannot register this worker in the database", [(.error, "\(error)")])
             return 1
         }
-        await checkEngine()
-        await reconcile()
-        notifier.ready(status: statusLine())
-        logger.info("daemon started", [(.workerID, workerID)])
+        await waitForEngine()
+        if shutdown.isAcceptingWork {
+            await reconcile()
+            notifier.ready(status: statusLine())
+            logger.info("daemon started", [
+                (.workerID, workerID), (.version, Self.version), (.databasePath, configuration.databaseOptions.path),
+                (.engine, "\(engine.kind.rawValue) \(engine.executablePath)"),
+            ])
+            warnAboutWatchdog()
+        }
 
         while true {
             if case .exiting = shutdown.phase { break }
@@ -101,11 +110,27 @@ public actor Daemon {
             } else {
                 notifier.extendTimeout(by: .milliseconds(configuration.heartbeatInterval.milliseconds * 3))
             }
+            if configuration.metrics.path != nil, ContinuousClock.now >= nextMetricsWrite {
+                if let error = await writeMetrics(runningContainers: runners.count, engineHealthy: engineHealthy) {
+                    reportError("metrics write", error)
+                } else {
+                    errorLimiter.reset("metrics write")
+                }
+                nextMetricsWrite = ContinuousClock.now + .milliseconds(configuration.metrics.interval.milliseconds)
+            }
             notifier.watchdog()
 
             let untilHeartbeat = nextHeartbeat - ContinuousClock.now
             let poll = Duration.milliseconds(configuration.pollInterval.milliseconds)
-            await wake.wait(timeout: max(.milliseconds(1), min(poll, untilHeartbeat)))
+            var timeout = min(poll, untilHeartbeat)
+            if configuration.metrics.path != nil {
+                timeout = min(timeout, nextMetricsWrite - ContinuousClock.now)
+            }
+            // The loop pings the watchdog on every pass, so it passes at least twice per interval.
+            if let watchdog = notifier.watchdogInterval {
+                timeout = min(timeout, watchdog / 2)
+            }
+            await wake.wait(timeout: max(.milliseconds(1), timeout))
         }
 
         await stop()
@@ -130,8 +155,38 @@ public actor Daemon {
 
     private func stop() async {
         wakeSocket?.close()
-        try? await database.run { [workerID] store in try store.recordWorkerStopped(id: workerID, now: Clock.nowMilliseconds()) }
+        do {
+            try await database.run { [workerID] store in try store.recordWorkerStopped(id: workerID, now: Clock.nowMilliseconds()) }
+        } catch {
+            logger.warning("could not record this worker as stopped", [(.workerID, workerID), (.error, "\(error)")])
+        }
+        if let error = await writeMetrics(runningContainers: runners.count, engineHealthy: engineHealthy) {
+            logger.warning("could not write the metrics file", [(.error, "\(error)")])
+        }
         logger.info("daemon stopped", [(.workerID, workerID)])
+    }
+
+    /// Checks the engine until it answers, because reconciliation and
+    /// readiness need it; a signal ends the wait.
+    private func waitForEngine() async {
+        await checkEngine()
+        while !engineHealthy, shutdown.isAcceptingWork {
+            notifier.watchdog()
+            await wake.wait(timeout: .seconds(2))
+            await checkEngine()
+        }
+    }
+
+    /// Warns when one hanging engine call can outlast the systemd watchdog,
+    /// which would then restart a daemon whose only trouble is the engine.
+    private func warnAboutWatchdog() {
+        guard let watchdog = notifier.watchdogInterval else { return }
+        let callTimeout = Duration.milliseconds(configuration.engine.callTimeout.milliseconds)
+        if callTimeout * 2 > watchdog {
+            logger.warning("engine.callTimeout is longer than half of the systemd watchdog interval (WatchdogSec); raise WatchdogSec or lower callTimeout", [
+                (.reason, "callTimeout \(configuration.engine.callTimeout), watchdog \(watchdog)"),
+            ])
+        }
     }
 
     func statusLine() -> String {
@@ -197,6 +252,7 @@ public actor Daemon {
     }
 
     private func start(_ runner: AttemptRunner, _ start: AttemptRunner.Start) {
+        metrics.recordClaim(queue: runner.job.queue)
         logger.info("claimed job", [(.jobID, "\(runner.lease.jobID)"), (.attempt, "\(runner.lease.attempt)"), (.queue, runner.job.queue)])
         adoptFinished(runner) { await runner.run(start) }
     }
@@ -252,6 +308,7 @@ public actor Daemon {
             reportError("heartbeat", error)
             return
         }
+        metrics.recordHeartbeat(now: Clock.nowMilliseconds())
 
         for (lease, result) in results {
             guard let runner = runners[lease.jobID], runner.lease == lease else { continue }
@@ -312,6 +369,7 @@ public actor Daemon {
                 try await database.run { store in
                     try store.rescueExpiredLease(job.lease, result: result, decision: decision, now: Clock.nowMilliseconds())
                 }
+                metrics.recordFinishedAttempt(queue: job.queue, outcome: .lost, decision: decision)
                 logger.warning("rescued job from a worker whose lease expired", [
                     (.jobID, "\(job.lease.jobID)"), (.attempt, "\(job.lease.attempt)"), (.workerID, job.lease.owner),
                 ])
@@ -326,6 +384,7 @@ public actor Daemon {
     // MARK: Engine health
 
     private func engineFailed(_ error: ContainerEngineError) {
+        metrics.recordEngineError()
         if engineHealthy {
             engineHealthy = false
             logger.error("container engine is unhealthy; claiming stops until it answers", [(.error, "\(error)")])
@@ -342,6 +401,7 @@ public actor Daemon {
             }
             engineHealthy = true
         } catch {
+            metrics.recordEngineError()
             if engineHealthy {
                 engineHealthy = false
                 logger.error("container engine is unhealthy; claiming stops until it answers", [(.error, "\(error)")])

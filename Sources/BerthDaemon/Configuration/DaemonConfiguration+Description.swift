@@ -44,6 +44,7 @@ extension DaemonConfiguration {
                 "maxLineBytes": output.maxLineBytes.description, "batchLines": output.batchLines,
                 "batchInterval": output.batchInterval.description,
             ] as [String: Any],
+            "metrics": ["path": metrics.path ?? NSNull(), "interval": metrics.interval.description] as [String: Any],
             "logLevel": logLevel.rawValue,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()

@@ -118,11 +118,17 @@ extension DaemonConfiguration {
             try output.finish(validKeys: ["maxLineBytes", "batchLines", "batchInterval"])
         }
 
+        if let metrics = try root.object("metrics") {
+            configuration.metrics.path = try absolutePath(metrics, "path")
+            configuration.metrics.interval = try metrics.duration("interval", in: .seconds(1)...(.hours(1))) ?? configuration.metrics.interval
+            try metrics.finish(validKeys: ["path", "interval"])
+        }
+
         configuration.logLevel = try root.choice("logLevel", LogLevel.self) ?? configuration.logLevel
 
         try root.finish(validKeys: [
             "database", "directories", "workerID", "engine", "concurrency", "defaultQueue", "queues", "leaseDuration",
-            "heartbeatInterval", "pollInterval", "shutdown", "secretsDirectory", "output", "logLevel",
+            "heartbeatInterval", "pollInterval", "shutdown", "secretsDirectory", "output", "metrics", "logLevel",
         ])
         return configuration
     }

@@ -24,6 +24,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var shutdown = Shutdown()
     public var secretsDirectory = "/etc/berth/secrets"
     public var output = Output()
+    public var metrics = Metrics()
     public var logLevel = LogLevel.info
 
     public init() {}
@@ -77,7 +78,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var pullPolicy = PullPolicy.missing
         /// Variables passed from the daemon's environment to engine commands,
         /// such as CONTAINERS_CONF or DOCKER_HOST.
-        public var passEnvironment: [String] = ["CONTAINERS_CONF", "DOCKER_HOST", "XDG_RUNTIME_DIR", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE"]
+        public var passEnvironment: [String] = ["CONTAINERS_CONF", "CONTAINER_HOST", "DOCKER_HOST", "XDG_RUNTIME_DIR", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE"]
     }
 
     /// Default isolation and limits of a queue's containers. A job's own
@@ -139,6 +140,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var batchLines = 500
         /// Longest time a line waits before it is written.
         public var batchInterval = TimeSpan(milliseconds: 50)
+    }
+
+    /// The Prometheus text file the daemon writes for node_exporter's textfile collector.
+    public struct Metrics: Sendable, Equatable {
+        /// The file's path; no file is written when nil.
+        public var path: String? = nil
+        /// Time between two writes of the file.
+        public var interval = TimeSpan.seconds(15)
     }
 
     public enum LogLevel: String, Sendable, Equatable, CaseIterable, Comparable {

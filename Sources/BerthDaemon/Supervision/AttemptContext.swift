@@ -14,6 +14,8 @@ struct AttemptContext: Sendable {
     let resumeHook: any ResumeHook
     /// Called when an engine call failed in a way that says the engine itself is down.
     let reportEngineFailure: @Sendable (ContainerEngineError) -> Void
+    /// Counters for the metrics file; a fresh, unwritten set unless the daemon passes its own.
+    var metrics = DaemonMetrics()
 }
 
 /// Labels berth puts on every container it creates, so it can find its own

@@ -134,7 +134,11 @@ final class AttemptRunner: Sendable {
             logger.info("detached from container; the next daemon adopts it", [(.containerID, started.id)])
             return .detached
         }
-        return await record(exit: exit.exit, pump: exit.pump, containerID: started.id)
+        let end = await record(exit: exit.exit, pump: exit.pump, containerID: started.id)
+        if case .finished = end {
+            context.metrics.observeAttemptDuration(milliseconds: Clock.nowMilliseconds() - started.startedAt)
+        }
+        return end
     }
 
     private enum StartResult {
@@ -158,6 +162,7 @@ final class AttemptRunner: Sendable {
         }
 
         let runSpec = makeRunSpec(name: name, preparation: preparation)
+        let creating = ContinuousClock.now
         let id: String
         do {
             // A container of this name is left over when a daemon died between
@@ -193,6 +198,7 @@ final class AttemptRunner: Sendable {
         } catch {
             return .ended(await finishAfterEngineFailure(error, operation: "start", containerID: id))
         }
+        context.metrics.observeContainerStart(ContinuousClock.now - creating)
         let startedAt = Clock.nowMilliseconds()
         try? await context.database.run { [lease] store in try store.recordStart(lease, now: startedAt) }
         logger.info("started container", [(.containerID, id)])
@@ -230,7 +236,8 @@ final class AttemptRunner: Sendable {
         let pump = OutputPump(
             lease: lease, database: context.database, maxStoredBytes: effectiveLimits.maxOutputBytes.bytes,
             batchLines: context.configuration.output.batchLines, interval: context.configuration.output.batchInterval,
-            onBatch: { [job, workspace, hook = context.resumeHook] batch in
+            onBatch: { [job, workspace, hook = context.resumeHook, metrics = context.metrics] batch in
+                metrics.recordStoredOutput(batch)
                 Task { await hook.afterOutput(job, workspace: workspace.path, events: batch, containerExited: false) }
             })
 
@@ -406,6 +413,7 @@ final class AttemptRunner: Sendable {
             }
         }
         logFinish(result, decision: decision)
+        context.metrics.recordFinishedAttempt(queue: job.queue, outcome: result.outcome, decision: decision)
 
         if let id {
             _ = lifecycle.withLock { lifecycle -> [AttemptLifecycle.Action] in

@@ -4,8 +4,13 @@ import Foundation
 /// described in sd_notify(3): `READY=1`, `STATUS=…`, `WATCHDOG=1`,
 /// `STOPPING=1` and `EXTEND_TIMEOUT_USEC=…`. Does nothing when the daemon
 /// does not run under systemd.
+///
+/// Only the process that created the notifier sends: systemd accepts messages
+/// from the main process alone (`NotifyAccess=main`), and engine commands get
+/// a clean environment without `NOTIFY_SOCKET`.
 public struct ServiceNotifier: Sendable {
     private let socketPath: String?
+    private let mainProcess = getpid()
     /// The watchdog interval systemd expects pings within, when it set one for this process.
     public let watchdogInterval: Duration?
 
@@ -25,7 +30,12 @@ public struct ServiceNotifier: Sendable {
 
     public func ready(status: String) { send("READY=1\nSTATUS=\(status)") }
     public func status(_ text: String) { send("STATUS=\(text)") }
-    public func watchdog() { send("WATCHDOG=1") }
+    /// Pings the watchdog; sends nothing when systemd set no watchdog for this process.
+    public func watchdog() {
+        guard watchdogInterval != nil else { return }
+        send("WATCHDOG=1")
+    }
+
     public func stopping(status: String) { send("STOPPING=1\nSTATUS=\(status)") }
     public func extendTimeout(by duration: Duration) {
         let components = duration.components
@@ -35,7 +45,7 @@ public struct ServiceNotifier: Sendable {
 
     /// Sends one message. An address starting with `@` is in the abstract namespace.
     public func send(_ message: String) {
-        guard let socketPath else { return }
+        guard let socketPath, getpid() == mainProcess else { return }
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return }
         defer { close(descriptor) }
