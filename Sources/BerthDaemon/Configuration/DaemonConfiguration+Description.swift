@@ -21,7 +21,7 @@ extension DaemonConfiguration {
         let object: [String: Any] = [
             "database": [
                 "path": databaseOptions.path, "synchronous": database.synchronous.rawValue,
-                "busyTimeout": database.busyTimeout.description,
+                "busyTimeout": database.busyTimeout.description, "adminGroup": database.adminGroup ?? NSNull(),
             ] as [String: Any],
             "directories": [
                 "workspaces": directories.workspaces, "checkpoints": directories.checkpoints, "runtime": directories.runtime,

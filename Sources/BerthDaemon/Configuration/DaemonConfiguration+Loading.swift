@@ -51,7 +51,13 @@ extension DaemonConfiguration {
             configuration.database.path = try absolutePath(database, "path") ?? configuration.database.path
             configuration.database.synchronous = try database.choice("synchronous", DatabaseOptions.Synchronous.self) ?? .normal
             configuration.database.busyTimeout = try database.duration("busyTimeout", in: .seconds(1)...(.minutes(10))) ?? configuration.database.busyTimeout
-            try database.finish(validKeys: ["path", "synchronous", "busyTimeout"])
+            if let group = try database.string("adminGroup") {
+                guard getgrnam(group) != nil else {
+                    throw database.error("adminGroup", "group \"\(group)\" not found; create it (groupadd \(group)) or remove the key")
+                }
+                configuration.database.adminGroup = group
+            }
+            try database.finish(validKeys: ["path", "synchronous", "busyTimeout", "adminGroup"])
         }
 
         if let directories = try root.object("directories") {

@@ -33,6 +33,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var path: String? = nil
         public var synchronous = DatabaseOptions.Synchronous.normal
         public var busyTimeout = TimeSpan.seconds(30)
+        /// Group whose members may read a database this daemon creates (mode 0640 instead of 0600).
+        public var adminGroup: String? = nil
     }
 
     public struct Directories: Sendable, Equatable {
@@ -167,7 +169,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var databaseOptions: DatabaseOptions {
         DatabaseOptions(
             path: database.path ?? DatabaseOptions.defaultPath(),
-            synchronous: database.synchronous, busyTimeout: database.busyTimeout)
+            synchronous: database.synchronous, busyTimeout: database.busyTimeout,
+            adminGroup: database.adminGroup.flatMap { name in getgrnam(name).map { $0.pointee.gr_gid } })
     }
 
     /// The worker id: the configured one, or the host name.
