@@ -58,13 +58,15 @@ CREATE TABLE attempts (
     started_at      INTEGER,
     finished_at     INTEGER,
     exit_code       INTEGER,
-    -- succeeded, failed, oom, timed_out, cancelled, lost, start_failed, interrupted
+    -- succeeded, failed, out_of_memory, timed_out, cancelled, lost, start_failed,
+    -- interrupted, waiting_for_input
     outcome         TEXT,
     -- What the daemon meant to do before it signalled the container: timeout, cancel, drain.
     stop_intent     TEXT,
     message         TEXT,
     -- The effective isolation and limit flags, as JSON.
     run_settings    TEXT,
+    -- The checkpoint (checkpoints.id) the attempt started from.
     resumed_from    INTEGER,
     stored_bytes    INTEGER NOT NULL DEFAULT 0,
     dropped_lines   INTEGER NOT NULL DEFAULT 0,
@@ -99,11 +101,16 @@ CREATE TABLE logs (
     FOREIGN KEY (job_id, attempt) REFERENCES attempts (job_id, attempt) ON DELETE CASCADE
 );
 
+-- Files a job wrote into its checkpoint directory, as captured by the daemon.
+-- Row ids grow in capture order, so the newest checkpoint has the highest id.
 CREATE TABLE checkpoints (
     id            INTEGER PRIMARY KEY,
     job_id        INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    -- The attempt during which the file was captured.
     attempt       INTEGER NOT NULL,
+    -- The file name in the checkpoint directory, without any directory.
     name          TEXT    NOT NULL,
+    -- Hex SHA-256 of the content; NULL for a refused file, which was not read.
     sha256        TEXT,
     size          INTEGER,
     -- Absolute path of the stored copy in the daemon's checkpoint store.
@@ -112,6 +119,12 @@ CREATE TABLE checkpoints (
     valid         INTEGER NOT NULL DEFAULT 0,
     -- Why capture rejected the file; NULL when it was stored.
     refused_reason TEXT,
+    -- What the adapter read from the content, as a JSON object (Perstack:
+    -- checkpoint id, expert, status, step number, delegation).
+    metadata      TEXT,
+    -- 1 when an operator resumed the job from an earlier checkpoint, so this
+    -- one is never chosen for a resume again.
+    superseded    INTEGER NOT NULL DEFAULT 0,
     captured_at   INTEGER NOT NULL,
     UNIQUE (job_id, name, sha256)
 );

@@ -17,9 +17,13 @@ public enum AttemptOutcome: String, CaseIterable, Sendable, Codable, CustomStrin
     /// The daemon stopped the attempt for its own drain or shutdown. It does not
     /// use up an attempt.
     case interrupted
+    /// The run stopped to wait for an operator's answer, such as the Perstack
+    /// runtime's interactive tool call, and the job waits in the `waiting`
+    /// state. It does not use up an attempt, because nothing failed.
+    case waitingForInput = "waiting_for_input"
 
     /// Whether this outcome uses up one of the job's attempts.
-    public var countsAsAttempt: Bool { self != .interrupted }
+    public var countsAsAttempt: Bool { self != .interrupted && self != .waitingForInput }
 
     public var description: String { rawValue }
 }

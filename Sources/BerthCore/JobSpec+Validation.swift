@@ -91,6 +91,22 @@ extension JobSpec {
         try validateLabels()
         if case .perstack(let options) = adapter {
             try options.validate()
+            try validateNoProviderKeysInEnvironment()
+        }
+    }
+
+    /// Variables that carry a model provider's or Perstack's credentials. A
+    /// Perstack job must receive them as secrets, which are never stored.
+    public static let perstackCredentialVariables: Set<String> = [
+        "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY", "AZURE_API_KEY", "DEEPSEEK_API_KEY",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PERSTACK_API_KEY",
+    ]
+
+    private func validateNoProviderKeysInEnvironment() throws(SpecError) {
+        for name in env.keys.sorted() where Self.perstackCredentialVariables.contains(name) {
+            // The value stays out of the error, because it is a credential.
+            throw SpecError(field: "env.\(name)", value: nil,
+                            problem: "is a provider credential; list it in secrets instead, so that its value is never stored")
         }
     }
 

@@ -57,6 +57,9 @@ public enum JobTransition: String, CaseIterable, Sendable {
     case requeue
     /// `berth retry`: a failed, dead or cancelled job is queued again.
     case retry
+    /// `berth resume`: a job that failed or ended is queued again to continue
+    /// from a checkpoint, also after it succeeded.
+    case resume
 
     public var sources: Set<JobState> {
         switch self {
@@ -66,12 +69,13 @@ public enum JobTransition: String, CaseIterable, Sendable {
         case .cancel: [.held, .queued, .failed, .waiting, .running]
         case .answer: [.waiting]
         case .retry: [.failed, .dead, .cancelled]
+        case .resume: [.failed, .succeeded, .dead, .cancelled]
         }
     }
 
     public var target: JobState {
         switch self {
-        case .approve, .answer, .requeue, .retry: .queued
+        case .approve, .answer, .requeue, .retry, .resume: .queued
         case .claim: .running
         case .succeed: .succeeded
         case .scheduleRetry: .failed

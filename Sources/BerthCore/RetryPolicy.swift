@@ -41,7 +41,7 @@ public struct RetryPolicy: Hashable, Sendable {
     }
 
     /// Outcomes that never retry, whatever `retryOn` says.
-    public static let neverRetried: Set<AttemptOutcome> = [.succeeded, .cancelled, .startFailed, .interrupted]
+    public static let neverRetried: Set<AttemptOutcome> = [.succeeded, .cancelled, .startFailed, .interrupted, .waitingForInput]
 
     /// The backoff before the retry that follows attempt number `attemptsUsed`
     /// (1 after the first failure), before jitter. Saturates at `maxDelay`

@@ -37,7 +37,7 @@ extension JobStore {
 
     /// Applies `transition` to `job`, guarded in SQL by the transition's
     /// source states so a concurrent change cannot slip between read and write.
-    private func applyTransition(
+    func applyTransition(
         _ transition: JobTransition, to job: JobRecord, now: Int64,
         extraAssignments: String = "", extraValues: [SQLiteValue] = []
     ) throws {
@@ -64,7 +64,7 @@ extension JobStore {
     /// so other writers are never locked out for long.
     ///
     /// Returns the number of jobs removed and the stored checkpoint files that
-    /// belonged to them, for the caller to delete.
+    /// belonged to them, each path once, for the caller to delete.
     public func prune(finishedBefore cutoff: Int64, batchSize: Int = 500) throws -> (jobs: Int, checkpointFiles: [String]) {
         var removed = 0
         var files: [String] = []
@@ -78,7 +78,7 @@ extension JobStore {
 
                 let list = ids.map(String.init).joined(separator: ",")
                 files += try connection.query(
-                    "SELECT stored_path FROM checkpoints WHERE job_id IN (\(list)) AND stored_path IS NOT NULL") { $0.text(0) }
+                    "SELECT DISTINCT stored_path FROM checkpoints WHERE job_id IN (\(list)) AND stored_path IS NOT NULL") { $0.text(0) }
                 try connection.execute("DELETE FROM jobs WHERE id IN (\(list))")
                 return ids.count
             }

@@ -115,6 +115,34 @@ extension JobStore {
         }
     }
 
+    /// Ends the attempt with `result` and moves the job to `waiting`, with
+    /// `pendingInput`, a JSON object that describes the input it waits for.
+    /// The attempt does not count against the retry policy, and `berth answer`
+    /// queues the job again.
+    public func pauseForInput(_ lease: Lease, result: AttemptResult, pendingInput: String, now: Int64) throws {
+        try connection.writeTransaction {
+            try connection.execute(
+                """
+                UPDATE jobs
+                SET state = ?, pending_input = ?, input_answer = NULL, updated_at = ?,
+                    lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
+                WHERE id = ? AND attempt = ? AND lease_owner = ? AND state IN (\(Self.sourceList(.pauseForInput)))
+                """,
+                [.text(JobTransition.pauseForInput.target.rawValue), .text(pendingInput), .integer(now)] + fence(lease))
+            guard connection.changes == 1 else { throw StoreError.leaseLost(lease) }
+
+            try connection.execute(
+                "UPDATE attempts SET finished_at = ?, exit_code = ?, outcome = ?, message = ? WHERE job_id = ? AND attempt = ?",
+                [.integer(now), SQLiteValue(result.exitCode.map(Int64.init)), .text(result.outcome.rawValue),
+                 SQLiteValue(result.message), .integer(lease.jobID), .integer(Int64(lease.attempt))])
+        }
+    }
+
+    /// Returns the source states of `transition` as an SQL list, such as `'running'`.
+    static func sourceList(_ transition: JobTransition) -> String {
+        transition.sources.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+    }
+
     /// Jobs running under `owner`'s lease, with their attempt's container and
     /// recorded stop intent, for a restarted daemon to adopt.
     public func leasedJobs(owner: String) throws -> [(job: ClaimedJob, containerID: String?, stopIntent: String?)] {

@@ -52,17 +52,22 @@ public struct LogRecord: Sendable, Equatable {
 }
 
 extension JobStore {
-    /// Stores a batch of output lines of the leased attempt in one transaction.
+    /// Stores a batch of output lines of the leased attempt, and the
+    /// checkpoints captured for it, in one transaction.
     ///
     /// Lines already stored (same stream, attempt and sequence) are skipped, so a
     /// stream read again after a restart cannot duplicate rows. `storedBytes`
-    /// and `droppedLines` are the attempt's running totals.
+    /// and `droppedLines` are the attempt's running totals. A checkpoint is
+    /// committed together with the events that announced it, so a reader that
+    /// sees the event also finds the checkpoint.
     public func appendOutput(
-        _ lease: Lease, lines: [StoredLine], storedBytes: Int64, droppedLines: Int64, now: Int64
+        _ lease: Lease, lines: [StoredLine], checkpoints: [NewCheckpoint] = [], storedBytes: Int64, droppedLines: Int64,
+        now: Int64
     ) throws {
         try connection.writeTransaction {
             try checkFence(lease, now: now)
             try insertOutput(jobID: lease.jobID, attempt: lease.attempt, lines: lines)
+            try insertCheckpoints(jobID: lease.jobID, attempt: lease.attempt, checkpoints, now: now)
             try connection.execute(
                 "UPDATE attempts SET stored_bytes = MAX(stored_bytes, ?), dropped_lines = MAX(dropped_lines, ?) WHERE job_id = ? AND attempt = ?",
                 [.integer(storedBytes), .integer(droppedLines), .integer(lease.jobID), .integer(Int64(lease.attempt))])

@@ -3,16 +3,16 @@ import Foundation
 import Testing
 
 struct AttemptOutcomeTests {
-    @Test func onlyInterruptedIsFree() {
+    @Test func interruptedAndWaitingAreFree() {
         let free = AttemptOutcome.allCases.filter { !$0.countsAsAttempt }
 
-        #expect(free == [.interrupted])
+        #expect(free == [.interrupted, .waitingForInput])
     }
 
     @Test func rawValues() {
         let names = AttemptOutcome.allCases.map(\.rawValue)
 
-        #expect(names == ["succeeded", "failed", "out_of_memory", "timed_out", "cancelled", "lost", "start_failed", "interrupted"])
+        #expect(names == ["succeeded", "failed", "out_of_memory", "timed_out", "cancelled", "lost", "start_failed", "interrupted", "waiting_for_input"])
     }
 
     @Test func codableUsesRawValue() throws {

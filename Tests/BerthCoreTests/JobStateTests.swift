@@ -36,8 +36,12 @@ let legalEdges: [Edge] = [
     Edge(from: .failed, transition: .claim, to: .running),
     Edge(from: .failed, transition: .cancel, to: .cancelled),
     Edge(from: .failed, transition: .retry, to: .queued),
+    Edge(from: .failed, transition: .resume, to: .queued),
+    Edge(from: .succeeded, transition: .resume, to: .queued),
     Edge(from: .dead, transition: .retry, to: .queued),
+    Edge(from: .dead, transition: .resume, to: .queued),
     Edge(from: .cancelled, transition: .retry, to: .queued),
+    Edge(from: .cancelled, transition: .resume, to: .queued),
 ]
 
 /// Every pair of state and transition that `legalEdges` does not list.
@@ -67,7 +71,7 @@ struct JobStateTests {
 
     @Test func illegalTableSize() {
         #expect(forbiddenEdges.count == JobState.allCases.count * JobTransition.allCases.count - legalEdges.count)
-        #expect(forbiddenEdges.count == 63)
+        #expect(forbiddenEdges.count == 67)
     }
 
     @Test func illegalTransitionMessage() {
@@ -76,10 +80,10 @@ struct JobStateTests {
         #expect(error.description == "cannot claim a job that is held; allowed from: failed, queued")
     }
 
-    @Test func finishedStatesLeaveOnlyByRetry() {
+    @Test func finishedStatesLeaveOnlyByRetryOrResume() {
         for state in JobState.finished {
             let exits = legalEdges.filter { $0.from == state }.map(\.transition)
-            #expect(exits.allSatisfy { $0 == .retry }, "\(state) leaves by \(exits)")
+            #expect(exits.allSatisfy { $0 == .retry || $0 == .resume }, "\(state) leaves by \(exits)")
         }
     }
 

@@ -189,7 +189,7 @@ struct RetryPolicyTests {
     }
 
     @Test func neverRetriedOutcomes() {
-        #expect(RetryPolicy.neverRetried == [.succeeded, .cancelled, .startFailed, .interrupted])
+        #expect(RetryPolicy.neverRetried == [.succeeded, .cancelled, .startFailed, .interrupted, .waitingForInput])
     }
 
     static let transitions: [(decision: RetryDecision, transition: JobTransition)] = [
