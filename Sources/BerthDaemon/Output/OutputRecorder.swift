@@ -52,8 +52,10 @@ struct OutputRecorder {
         let sequence = state.nextSequence
         state.nextSequence += 1
 
+        // After the first dropped line every later line of the stream is
+        // dropped too, as the limit notice says, even one short enough to fit.
         let size = Int64(text.utf8.count)
-        guard state.storedBytes + size <= maxStoredBytes else {
+        guard !state.limitReported, state.storedBytes + size <= maxStoredBytes else {
             state.droppedLines += 1
             if !state.limitReported {
                 state.limitReported = true
