@@ -386,10 +386,18 @@ public actor Daemon {
     private func engineFailed(_ error: ContainerEngineError) {
         metrics.recordEngineError()
         if engineHealthy {
-            engineHealthy = false
-            logger.error("container engine is unhealthy; claiming stops until it answers", [(.error, "\(error)")])
+            markEngineUnhealthy(error)
             statusChanged()
         }
+    }
+
+    /// Logs that the engine is unhealthy and starts the interval after which
+    /// an engine that still fails is logged again.
+    private func markEngineUnhealthy(_ error: any Error) {
+        engineHealthy = false
+        errorLimiter.reset("engine")
+        _ = errorLimiter.shouldLog("engine")
+        logger.error("container engine is unhealthy; claiming stops until it answers", [(.error, "\(error)")])
     }
 
     private func checkEngine() async {
@@ -403,10 +411,10 @@ public actor Daemon {
         } catch {
             metrics.recordEngineError()
             if engineHealthy {
-                engineHealthy = false
-                logger.error("container engine is unhealthy; claiming stops until it answers", [(.error, "\(error)")])
+                markEngineUnhealthy(error)
             } else if let suppressed = errorLimiter.shouldLog("engine") {
-                logger.error("container engine is still unhealthy (\(suppressed) failed checks since the last report)", [(.error, "\(error)")])
+                // The suppressed checks and this one.
+                logger.error("container engine is still unhealthy (\(suppressed + 1) failed checks since the last report)", [(.error, "\(error)")])
             }
         }
         statusChanged()
