@@ -1,0 +1,261 @@
+import BerthCore
+import Foundation
+import Testing
+
+@testable import BerthStore
+
+/// One test's world: a temporary directory with its database, workspaces,
+/// runtime and secrets directories, the daemons it started and the worker
+/// ids they used. `deinit` kills those daemons, removes their containers by
+/// the `berth.worker` label and deletes the directory.
+final class DaemonSandbox {
+    let directory: URL
+    let databasePath: String
+    /// Unique per sandbox, so that worker ids and container labels never clash between tests.
+    let prefix: String
+    private var daemons: [DaemonProcess] = []
+    private var usedWorkerIDs: Set<String> = []
+    private var openedStore: JobStore?
+
+    init() throws {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("berth-daemon-XXXXXX").path
+        var buffer = Array(template.utf8CString)
+        guard let created = mkdtemp(&buffer) else {
+            throw TestFailure("mkdtemp failed: \(String(cString: strerror(errno)))")
+        }
+        directory = URL(fileURLWithPath: String(cString: created))
+        // Podman runs as root and bind-mounts workspaces from here; 0755 lets the
+        // container's user reach nothing but its own workspace, which it owns.
+        chmod(directory.path, 0o755)
+        databasePath = directory.appendingPathComponent("berth.db").path
+        prefix = "t" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("secrets"), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
+        try startJobIDs(after: Int64.random(in: 1_000_000_000...9_000_000_000))
+    }
+
+    /// Makes the next job id `base + 1` by renumbering a cancelled placeholder job.
+    ///
+    /// Container names (`berth-JOB-ATTEMPT`) are unique per host only, and a
+    /// daemon removes a container of its next attempt's name before creating
+    /// it, so small job ids would clash with any other berth database on this
+    /// machine, such as another engineer's benchmark.
+    private func startJobIDs(after base: Int64) throws {
+        let placeholder = JobSpec(image: "localhost/berth-placeholder:latest", command: ["true"], hold: true)
+        let id = try #require(try store.submit([placeholder], now: Clock.nowMilliseconds()).first?.id)
+        _ = try store.cancel(id: id, now: Clock.nowMilliseconds())
+        try store.connection.execute("UPDATE jobs SET id = ? WHERE id = ?", [.integer(base), .integer(id)])
+    }
+
+    deinit {
+        for daemon in daemons {
+            daemon.killAndReap()
+        }
+        openedStore = nil
+        if let podman = TestImage.podman {
+            for workerID in usedWorkerIDs.sorted() {
+                Processes.runBlocking(
+                    "\(podman) ps -aq --filter label=berth.worker=\(workerID) | xargs -r \(podman) rm -f -t 0",
+                    environment: environment)
+            }
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var environment: [String: String] {
+        Processes.baseEnvironment(home: directory.path)
+    }
+
+    /// A worker id unique to this sandbox, such as `t1a2b3c4d-a`.
+    func workerID(_ suffix: String = "a") -> String {
+        let id = "\(prefix)-\(suffix)"
+        usedWorkerIDs.insert(id)
+        return id
+    }
+
+    // MARK: Configuration
+
+    /// The test configuration for `workerID` with `overrides` merged in, key by key.
+    ///
+    /// Short intervals keep the tests fast; the engine never pulls, so nothing
+    /// reaches a registry.
+    func configuration(workerID: String, _ overrides: [String: Any] = [:]) -> [String: Any] {
+        let base: [String: Any] = [
+            "database": ["path": databasePath],
+            "directories": [
+                "workspaces": directory.appendingPathComponent("workspaces").path,
+                "checkpoints": directory.appendingPathComponent("checkpoints").path,
+                "runtime": directory.appendingPathComponent("run").path,
+            ],
+            "workerID": workerID,
+            "engine": ["kind": "podman", "pullPolicy": "never", "callTimeout": "30s"],
+            "pollInterval": "100ms",
+            "heartbeatInterval": "1s",
+            "leaseDuration": "5s",
+            "defaultQueue": [
+                "stopGrace": "2s",
+                "timeout": "2m",
+                "retry": ["initialDelay": "1s", "jitter": 0],
+            ],
+            "shutdown": ["deadline": "30s"],
+            "secretsDirectory": directory.appendingPathComponent("secrets").path,
+            "output": ["batchInterval": "20ms"],
+            "logLevel": "debug",
+        ]
+        return Self.merge(base, overrides)
+    }
+
+    private static func merge(_ base: [String: Any], _ overrides: [String: Any]) -> [String: Any] {
+        var merged = base
+        for (key, value) in overrides {
+            if let nested = value as? [String: Any], let existing = merged[key] as? [String: Any] {
+                merged[key] = merge(existing, nested)
+            } else {
+                merged[key] = value
+            }
+        }
+        return merged
+    }
+
+    /// Writes `text` to a file in the sandbox and returns its path.
+    @discardableResult
+    func write(_ text: String, to name: String) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Writes `configuration` as JSON (which is valid JSON5) and returns the file's path.
+    func writeConfiguration(_ configuration: [String: Any], name: String) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: configuration, options: [.prettyPrinted, .sortedKeys])
+        return try write(String(decoding: data, as: UTF8.self), to: name)
+    }
+
+    // MARK: Daemons
+
+    /// Starts `berth daemon` as worker `suffix` with the test configuration and `overrides`.
+    @discardableResult
+    func startDaemon(
+        _ suffix: String = "a", overrides: [String: Any] = [:], environment extra: [String: String] = [:]
+    ) throws -> DaemonProcess {
+        let id = workerID(suffix)
+        let path = try writeConfiguration(configuration(workerID: id, overrides), name: "daemon-\(suffix).json5")
+        let daemon = try DaemonProcess.start(
+            binary: try BerthBinary.require(), arguments: ["daemon", "--config", path],
+            environment: environment.merging(extra) { _, new in new }, workerID: id,
+            logPath: directory.appendingPathComponent("daemon-\(suffix).log").path)
+        daemons.append(daemon)
+        return daemon
+    }
+
+    // MARK: The command line
+
+    /// Runs `berth --db DATABASE arguments`.
+    func berth(_ arguments: [String]) async throws -> RunResult {
+        try await Processes.run(try BerthBinary.require(), ["--db", databasePath] + arguments, environment: environment)
+    }
+
+    /// Submits a job on the test image through `berth submit` and returns its id.
+    func submit(_ command: [String], options: [String] = []) async throws -> Int64 {
+        let image = try await TestImage.require()
+        let result = try await berth(["submit", "--image", image] + options + ["--"] + command)
+        try #require(result.status == 0, "berth submit failed: \(result)")
+        return try #require(Int64(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)), "no job id in: \(result)")
+    }
+
+    // MARK: The database
+
+    /// The sandbox's database, opened on first use.
+    var store: JobStore {
+        get throws {
+            if let openedStore { return openedStore }
+            let store = try JobStore(options: DatabaseOptions(path: databasePath, busyTimeout: .seconds(10)))
+            openedStore = store
+            return store
+        }
+    }
+
+    func job(_ id: Int64) throws -> JobRecord {
+        try store.requireJob(id: id)
+    }
+
+    func attempts(_ id: Int64) throws -> [AttemptRecord] {
+        try store.attempts(jobID: id)
+    }
+
+    func events(_ id: Int64) throws -> [EventRecord] {
+        try store.events(jobID: id, limit: 100_000)
+    }
+
+    func logs(_ id: Int64) throws -> [LogRecord] {
+        try store.logs(jobID: id, limit: 100_000)
+    }
+
+    /// Waits until job `id` is in one of `states` and returns it.
+    @discardableResult
+    func waitForState(
+        _ id: Int64, _ states: Set<JobState>, timeout: Duration = .seconds(30),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> JobRecord {
+        let names = states.map(\.rawValue).sorted().joined(separator: " or ")
+        try await waitUntil("job \(id) is \(names)", timeout: timeout, sourceLocation: sourceLocation) {
+            try states.contains(job(id).state)
+        }
+        return try job(id)
+    }
+
+    /// Waits until the latest attempt of job `id` has a started container and returns that attempt.
+    func waitForRunningContainer(_ id: Int64, timeout: Duration = .seconds(30)) async throws -> AttemptRecord {
+        try await waitUntil("job \(id) has a running container", timeout: timeout) {
+            let job = try job(id)
+            let latest = try attempts(id).last
+            return job.state == .running && latest?.containerID != nil && latest?.startedAt != nil
+        }
+        return try #require(try attempts(id).last)
+    }
+
+    // MARK: Podman
+
+    func podman(_ arguments: [String]) async throws -> RunResult {
+        let podman = try #require(TestImage.podman, "podman is not installed")
+        return try await Processes.run(podman, arguments, environment: environment)
+    }
+
+    /// The first object of `podman inspect` for a container.
+    func inspect(_ container: String) async throws -> [String: Any] {
+        let result = try await podman(["container", "inspect", container])
+        try #require(result.status == 0, "podman inspect failed: \(result)")
+        let list = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]]
+        return try #require(list?.first, "podman inspect printed no object: \(result.standardOutput)")
+    }
+
+    func containerExists(_ container: String) async throws -> Bool {
+        try await podman(["container", "exists", container]).status == 0
+    }
+
+    /// The names of containers labelled with `workerID`.
+    func containers(ofWorker workerID: String) async throws -> [String] {
+        try await podman(["ps", "-a", "--filter", "label=berth.worker=\(workerID)", "--format", "{{.Names}}"]).lines
+    }
+}
+
+/// The built `berth` executable.
+enum BerthBinary {
+    /// `$BERTH_BINARY` when set, else `berth` next to the running test executable,
+    /// where SwiftPM puts it because the test target depends on it.
+    static let path: String? = {
+        if let override = ProcessInfo.processInfo.environment["BERTH_BINARY"], !override.isEmpty {
+            return override
+        }
+        guard let executable = realpath("/proc/self/exe", nil) else { return nil }
+        defer { free(executable) }
+        let candidate = URL(fileURLWithPath: String(cString: executable))
+            .deletingLastPathComponent().appendingPathComponent("berth").path
+        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
+    }()
+
+    static func require() throws -> String {
+        try #require(path, "no berth binary next to the test executable; run swift build first or set BERTH_BINARY")
+    }
+}
