@@ -27,6 +27,7 @@ public enum BerthCommandLine {
         WaitCommand(),
         WorkersCommand(),
         DaemonCommand(),
+        DoctorCommand(),
     ]
 
     /// Runs `berth` with `arguments` (without the program name) and returns the exit status.
