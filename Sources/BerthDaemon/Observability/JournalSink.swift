@@ -11,10 +11,10 @@ import Synchronization
 /// contains a newline is sent as the name, a newline, its length as a 64-bit
 /// little-endian integer, the value and a newline.
 ///
-/// When a datagram cannot be sent (journald restarting, its queue full, a
-/// record too large for one datagram), the record goes to standard error as
-/// a line with a `<N>` syslog priority prefix, which journald's stream reader
-/// turns back into the priority.
+/// A datagram may fail to send because journald is restarting, its queue is
+/// full or the record is too large for one datagram. The record then goes to
+/// standard error as a line with a `<N>` syslog priority prefix, which
+/// journald's stream reader turns back into the priority.
 public final class JournalSink: LogSink {
     public static let defaultSocketPath = "/run/systemd/journal/socket"
     /// The `SYSLOG_IDENTIFIER` of every record.
@@ -42,7 +42,7 @@ public final class JournalSink: LogSink {
         writeFallbackLine(level: level, message: message, fields: fields)
     }
 
-    /// The syslog priority of `level`, as journald and syslog(3) number them.
+    /// Returns the syslog priority of `level`, as journald and syslog(3) number them.
     public static func priority(of level: DaemonConfiguration.LogLevel) -> Int {
         switch level {
         case .debug: 7
@@ -116,9 +116,9 @@ public final class JournalSink: LogSink {
 }
 
 extension JournalSink {
-    /// Whether standard error is the journal stream systemd connected, which
-    /// systemd.exec(5) says is the case when `JOURNAL_STREAM` holds the
-    /// device and inode numbers of standard error, as `DEVICE:INODE` in decimal.
+    /// Returns whether standard error is the journal stream systemd connected.
+    /// systemd.exec(5) sets `JOURNAL_STREAM` to that stream's device and inode
+    /// numbers, as `DEVICE:INODE` in decimal.
     public static func standardErrorIsJournal(environment: [String: String]) -> Bool {
         guard let stream = environment["JOURNAL_STREAM"] else { return false }
         let parts = stream.split(separator: ":")
@@ -134,7 +134,7 @@ extension Logger {
     /// socket, so tests can receive the daemon's records on a socket they bound.
     public static let journalSocketOverride = "BERTH_JOURNAL_SOCKET"
 
-    /// The sink for the daemon's records: the journal's native protocol when
+    /// Returns the sink for the daemon's records: the journal's native protocol when
     /// standard error is the journal (or `BERTH_JOURNAL_SOCKET` names a
     /// socket), one readable line per record on standard error otherwise.
     public static func defaultSink(environment: [String: String]) -> any LogSink {

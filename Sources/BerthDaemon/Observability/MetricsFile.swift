@@ -2,7 +2,7 @@ import BerthCore
 import BerthStore
 import Foundation
 
-/// What the metrics file shows beside the counters: values read when the file is written.
+/// Values read when the metrics file is written, shown beside the counters.
 struct MetricsReading: Sendable {
     /// Jobs by queue and state in the whole database, all workers included.
     var jobs: QueueStats?
@@ -95,7 +95,7 @@ enum PrometheusText {
         return "{" + rendered.joined(separator: ",") + "}"
     }
 
-    /// A number as Prometheus parses it: integers without a fraction, others in full precision.
+    /// Formats a number as Prometheus parses it: integers without a fraction, others in full precision.
     static func number(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 {
             return String(Int64(value))
