@@ -120,10 +120,15 @@ final class AttemptRunner: Sendable {
             case .ended(let end):
                 return end
             }
-        case .adopt(let id, let startedAt, _):
+        case .adopt(let id, let startedAt, let priorIntent):
             containerID.withLock { $0 = id }
             started = (id, startedAt ?? Clock.nowMilliseconds())
             logger.info("adopted container", [(.containerID, id)])
+            // The previous daemon recorded this stop, but it may have died
+            // before its `stop` reached the container, so the stop is sent again.
+            if let priorIntent {
+                perform([.recordIntentAndStop(priorIntent)])
+            }
         }
 
         let task = Task { await self.superviseUntilExit(containerID: started.id, startedAt: started.startedAt) }
