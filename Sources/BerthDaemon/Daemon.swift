@@ -67,7 +67,7 @@ public actor Daemon {
         AttemptContext(
             configuration: configuration, engine: engine, database: database, logger: logger, workerID: workerID,
             host: host, secrets: SecretResolver(directory: configuration.secretsDirectory, environment: environment),
-            resumeHook: GenericResumeHook(),
+            resumeHook: CheckpointResumeHook(database: database, configuration: configuration, logger: logger),
             reportEngineFailure: { [weak self] error in
                 Task { await self?.engineFailed(error) }
             },

@@ -103,16 +103,17 @@ extension JobStore {
 
     /// Inserts checkpoint rows inside the caller's write transaction.
     ///
-    /// A stored file whose name and digest the job already has is skipped by
-    /// the unique key. A refusal is skipped when the same name was already
+    /// A stored file whose name and digest the job already has keeps its row,
+    /// and loses a superseded mark, because the job wrote it again. A refusal is skipped when the same name was already
     /// refused for the same reason, so a file the job leaves in place is
     /// recorded once, not at every scan.
     func insertCheckpoints(jobID: Int64, attempt: Int, _ checkpoints: [NewCheckpoint], now: Int64) throws {
         let insertStored = try connection.statement(
             """
-            INSERT OR IGNORE INTO checkpoints
+            INSERT INTO checkpoints
                 (job_id, attempt, name, sha256, size, stored_path, valid, refused_reason, metadata, captured_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+            ON CONFLICT (job_id, name, sha256) DO UPDATE SET superseded = 0
             """)
         let insertRefused = try connection.statement(
             """

@@ -44,6 +44,9 @@ extension DaemonConfiguration {
                 "maxLineBytes": output.maxLineBytes.description, "batchLines": output.batchLines,
                 "batchInterval": output.batchInterval.description,
             ] as [String: Any],
+            "checkpoints": [
+                "maxFileBytes": checkpoints.maxFileBytes.description, "maxJobBytes": checkpoints.maxJobBytes.description,
+            ],
             "metrics": ["path": metrics.path ?? NSNull(), "interval": metrics.interval.description] as [String: Any],
             "logLevel": logLevel.rawValue,
         ]

@@ -124,6 +124,15 @@ extension DaemonConfiguration {
             try output.finish(validKeys: ["maxLineBytes", "batchLines", "batchInterval"])
         }
 
+        if let checkpoints = try root.object("checkpoints") {
+            configuration.checkpoints.maxFileBytes = try checkpoints.size("maxFileBytes", in: .kibibytes(1)...(.gibibytes(16))) ?? configuration.checkpoints.maxFileBytes
+            configuration.checkpoints.maxJobBytes = try checkpoints.size("maxJobBytes", in: .kibibytes(1)...(.gibibytes(16 * 1024))) ?? configuration.checkpoints.maxJobBytes
+            guard configuration.checkpoints.maxJobBytes >= configuration.checkpoints.maxFileBytes else {
+                throw checkpoints.error("maxJobBytes", "\(configuration.checkpoints.maxJobBytes) is smaller than maxFileBytes \(configuration.checkpoints.maxFileBytes)")
+            }
+            try checkpoints.finish(validKeys: ["maxFileBytes", "maxJobBytes"])
+        }
+
         if let metrics = try root.object("metrics") {
             configuration.metrics.path = try absolutePath(metrics, "path")
             configuration.metrics.interval = try metrics.duration("interval", in: .seconds(1)...(.hours(1))) ?? configuration.metrics.interval
@@ -134,7 +143,7 @@ extension DaemonConfiguration {
 
         try root.finish(validKeys: [
             "database", "directories", "workerID", "engine", "concurrency", "defaultQueue", "queues", "leaseDuration",
-            "heartbeatInterval", "pollInterval", "shutdown", "secretsDirectory", "output", "metrics", "logLevel",
+            "heartbeatInterval", "pollInterval", "shutdown", "secretsDirectory", "output", "checkpoints", "metrics", "logLevel",
         ])
         return configuration
     }

@@ -24,6 +24,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var shutdown = Shutdown()
     public var secretsDirectory = "/etc/berth/secrets"
     public var output = Output()
+    public var checkpoints = Checkpoints()
     public var metrics = Metrics()
     public var logLevel = LogLevel.info
 
@@ -142,6 +143,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var batchLines = 500
         /// Longest time a line waits before it is written.
         public var batchInterval = TimeSpan(milliseconds: 50)
+    }
+
+    /// Limits on the checkpoint files the daemon copies out of workspaces.
+    public struct Checkpoints: Sendable, Equatable {
+        /// Largest checkpoint file captured; a larger one is refused.
+        public var maxFileBytes = ByteSize.mebibytes(64)
+        /// Largest total of one job's stored checkpoints; files past it are refused.
+        public var maxJobBytes = ByteSize.gibibytes(1)
     }
 
     /// The Prometheus text file the daemon writes for node_exporter's textfile collector.

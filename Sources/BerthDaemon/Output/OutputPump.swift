@@ -8,9 +8,19 @@ import Synchronization
 /// The engine's reader threads call `append`; a batch is written as soon as it
 /// is full (on the reader thread, which slows the reading of that stream
 /// rather than filling memory), and a timer writes whatever waits longer than
-/// the batch interval. `finish()` writes the last batch.
+/// the batch interval. `writePending(final: true)` writes the last batch.
+///
+/// An `AttemptObserver` sees every standard output line first. When a line
+/// announces a checkpoint, the pump writes at once, and the checkpoints the
+/// observer captures go into the same transaction as the line.
 final class OutputPump: Sendable {
-    private let recorder: Mutex<OutputRecorder>
+    private struct Pending {
+        var recorder: OutputRecorder
+        /// Set with the line that asked for a capture, so both go into one batch.
+        var captureRequested = false
+    }
+
+    private let pending: Mutex<Pending>
     private let database: DatabaseQueue
     private let lease: Lease
     private let interval: TimeSpan
@@ -18,44 +28,62 @@ final class OutputPump: Sendable {
     private let writeLock = Mutex(())
     private let failure = Mutex<(any Error)?>(nil)
     private let onBatch: @Sendable ([StoredLine]) -> Void
+    private let observer: (any AttemptObserver)?
 
     init(lease: Lease, database: DatabaseQueue, maxStoredBytes: Int64, batchLines: Int, interval: TimeSpan,
-         onBatch: @escaping @Sendable ([StoredLine]) -> Void = { _ in }) {
+         observer: (any AttemptObserver)? = nil, onBatch: @escaping @Sendable ([StoredLine]) -> Void = { _ in }) {
         self.lease = lease
         self.database = database
         self.interval = interval
+        self.observer = observer
         self.onBatch = onBatch
-        recorder = Mutex(OutputRecorder(maxStoredBytes: maxStoredBytes, batchLines: batchLines))
+        pending = Mutex(Pending(recorder: OutputRecorder(maxStoredBytes: maxStoredBytes, batchLines: batchLines)))
     }
 
     /// The first error a write met, such as a lost lease; later writes are skipped.
     var writeError: (any Error)? { failure.withLock { $0 } }
 
     func append(stream: StoredLine.Stream, text: String, truncated: Bool) {
+        // Parsed before the lock, so a long line does not hold up the other stream.
+        let capture = stream == .stdout && (observer?.observe(line: text, truncated: truncated) ?? false)
         let now = Clock.nowMilliseconds()
-        let full = recorder.withLock { recorder in
-            recorder.append(stream: stream, text: text, truncated: truncated, at: now)
-            return recorder.batchIsFull
+        let full = pending.withLock { pending in
+            pending.recorder.append(stream: stream, text: text, truncated: truncated, at: now)
+            if capture { pending.captureRequested = true }
+            return pending.recorder.batchIsFull || capture
         }
         if full {
             writePending()
         }
     }
 
-    /// Writes whatever is pending; called by the interval timer and at the end.
-    func writePending() {
+    /// Writes whatever is pending. It runs when a batch is full, at each
+    /// interval, and once with `final` after the container exited. Then the
+    /// observer captures every checkpoint file not captured yet.
+    func writePending(final: Bool = false) {
         writeLock.withLock { _ in
-            let (batch, storedBytes, droppedLines) = recorder.withLock { recorder in
-                (recorder.takeBatch(), recorder.storedBytes, recorder.droppedLines)
+            let (batch, storedBytes, droppedLines, captureRequested) = pending.withLock { pending in
+                defer { pending.captureRequested = false }
+                return (pending.recorder.takeBatch(), pending.recorder.storedBytes, pending.recorder.droppedLines,
+                        pending.captureRequested)
             }
-            guard !batch.isEmpty, failure.withLock({ $0 == nil }) else { return }
+            guard failure.withLock({ $0 == nil }) else { return }
+
+            var captured = CapturedCheckpoints.none
+            if let observer, captureRequested || final {
+                captured = observer.captureForBatch(final: final)
+            }
+            guard !batch.isEmpty || !captured.checkpoints.isEmpty else { return }
+
             do {
                 try database.runBlocking { store in
-                    try store.appendOutput(lease, lines: batch, storedBytes: storedBytes, droppedLines: droppedLines,
-                                           now: Clock.nowMilliseconds())
+                    try store.appendOutput(lease, lines: batch, checkpoints: captured.checkpoints, storedBytes: storedBytes,
+                                           droppedLines: droppedLines, now: Clock.nowMilliseconds())
                 }
-                onBatch(batch)
+                observer?.committed(captured)
+                if !batch.isEmpty { onBatch(batch) }
             } catch {
+                observer?.discarded(captured)
                 failure.withLock { $0 = error }
             }
         }
@@ -65,7 +93,7 @@ final class OutputPump: Sendable {
     func runTimer() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(interval.milliseconds))
-            let hasPending = recorder.withLock { $0.hasPending }
+            let hasPending = pending.withLock { $0.recorder.hasPending }
             if hasPending {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     DispatchQueue.global().async {

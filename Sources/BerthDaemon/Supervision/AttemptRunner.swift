@@ -37,6 +37,8 @@ final class AttemptRunner: Sendable {
     private let workspace: Workspace
     private let lifecycle: Mutex<AttemptLifecycle>
     private let containerID = Mutex<String?>(nil)
+    /// What the resume hook prepared for a fresh container; nil for an adopted one.
+    private let preparation = Mutex<AttemptPreparation?>(nil)
     /// The supervision task, cancelled when the daemon detaches.
     private let supervision = Mutex<Task<SupervisionResult, Never>?>(nil)
 
@@ -139,7 +141,7 @@ final class AttemptRunner: Sendable {
             logger.info("detached from container; the next daemon adopts it", [(.containerID, started.id)])
             return .detached
         }
-        let end = await record(exit: exit.exit, pump: exit.pump, containerID: started.id)
+        let end = await record(exit: exit.exit, pump: exit.pump, observer: exit.observer, containerID: started.id)
         if case .finished = end {
             context.metrics.observeAttemptDuration(milliseconds: Clock.nowMilliseconds() - started.startedAt)
         }
@@ -157,7 +159,7 @@ final class AttemptRunner: Sendable {
         let secrets: [String: String]
         do {
             try FileManager.default.createDirectory(atPath: context.configuration.directories.workspaces, withIntermediateDirectories: true)
-            try workspace.prepare(containerUser: settings.user, subdirectories: [GenericResumeHook.checkpointDirectory])
+            try workspace.prepare(containerUser: settings.user, subdirectories: context.resumeHook.workspaceSubdirectories(for: job))
             preparation = try await context.resumeHook.prepareAttempt(job, workspace: workspace.path)
             secrets = try context.secrets.resolve(job.spec.secrets)
         } catch let error as SecretResolver.MissingSecret {
@@ -166,6 +168,7 @@ final class AttemptRunner: Sendable {
             return .ended(await finish(AttemptResult(outcome: .failed, message: "could not prepare the attempt: \(error)"), containerID: nil))
         }
 
+        self.preparation.withLock { $0 = preparation }
         let runSpec = makeRunSpec(name: name, preparation: preparation)
         let creating = ContinuousClock.now
         let id: String
@@ -227,6 +230,7 @@ final class AttemptRunner: Sendable {
     struct SupervisionResult: Sendable {
         let exit: ContainerExit
         let pump: OutputPump
+        let observer: any AttemptObserver
     }
 
     private enum SupervisionStep: Sendable {
@@ -238,12 +242,14 @@ final class AttemptRunner: Sendable {
 
     /// Follows output, enforces the timeout and quota, and waits for the exit.
     private func superviseUntilExit(containerID id: String, startedAt: Int64) async -> SupervisionResult {
+        let observer = context.resumeHook.makeObserver(
+            for: job, workspace: workspace.path, preparation: preparation.withLock { $0 })
         let pump = OutputPump(
             lease: lease, database: context.database, maxStoredBytes: effectiveLimits.maxOutputBytes.bytes,
             batchLines: context.configuration.output.batchLines, interval: context.configuration.output.batchInterval,
-            onBatch: { [job, workspace, hook = context.resumeHook, metrics = context.metrics] batch in
+            observer: observer,
+            onBatch: { [metrics = context.metrics] batch in
                 metrics.recordStoredOutput(batch)
-                Task { await hook.afterOutput(job, workspace: workspace.path, events: batch, containerExited: false) }
             })
 
         let exit = await withTaskGroup(of: SupervisionStep.self) { group -> ContainerExit in
@@ -275,7 +281,7 @@ final class AttemptRunner: Sendable {
             group.cancelAll()
             return exit ?? ContainerExit(exitCode: nil, vanished: false)
         }
-        return SupervisionResult(exit: exit, pump: pump)
+        return SupervisionResult(exit: exit, pump: pump, observer: observer)
     }
 
     private func followLogs(_ id: String, into pump: OutputPump) async {
@@ -350,13 +356,14 @@ final class AttemptRunner: Sendable {
 
     // MARK: Recording
 
-    private func record(exit: ContainerExit, pump: OutputPump, containerID id: String) async -> End {
+    private func record(exit: ContainerExit, pump: OutputPump, observer: any AttemptObserver, containerID id: String) async -> End {
         perform(lifecycle.withLock { $0.handle(.exited) })
 
-        // The last batch reaches the database before the result does.
+        // The last batch, with every checkpoint file not captured yet, reaches
+        // the database before the result does.
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                pump.writePending()
+                pump.writePending(final: true)
                 continuation.resume()
             }
         }
@@ -373,11 +380,15 @@ final class AttemptRunner: Sendable {
                 if exit.exitCode == nil { exit.exitCode = inspection.state.exitCode }
             }
         }
-        await context.resumeHook.afterOutput(job, workspace: workspace.path, events: [], containerExited: true)
 
         let intent = lifecycle.withLock { $0.intent }
-        let result = AttemptOutcomeClassifier.classify(intent: intent, exit: exit)
-        return await finish(result, containerID: id)
+        let classified = AttemptOutcomeClassifier.classify(intent: intent, exit: exit)
+        switch observer.conclude(classified, intent: intent, exit: exit) {
+        case .finished(let result, let retryable):
+            return await finish(result, containerID: id, retryable: retryable)
+        case .waitingForInput(let result, let pendingInput):
+            return await finish(result, containerID: id, pendingInput: pendingInput)
+        }
     }
 
     /// Records `result` for an attempt whose container is gone or never ran,
@@ -387,20 +398,33 @@ final class AttemptRunner: Sendable {
     }
 
     /// Records `result`, moves the job on by its retry policy and removes the container.
-    private func finish(_ result: AttemptResult, containerID id: String?) async -> End {
+    ///
+    /// `retryable` false buries a failure that the policy would retry, for an
+    /// adapter that knows the failure repeats. With `pendingInput` the job
+    /// waits for an operator's answer instead.
+    private func finish(
+        _ result: AttemptResult, containerID id: String?, retryable: Bool = true, pendingInput: String? = nil
+    ) async -> End {
         let policy = job.spec.retry.applied(to: settings.retry.policy)
         let attemptsUsed = job.attemptsUsed + (result.outcome.countsAsAttempt ? 1 : 0)
-        let decision = policy.decide(
+        var decision = policy.decide(
             outcome: result.outcome, exitCode: result.exitCode, attemptsUsed: attemptsUsed,
             unitRandom: Double.random(in: 0..<1))
+        if !retryable, case .retry = decision {
+            decision = .bury(reason: "the adapter reports that this failure does not go away on a retry")
+        }
 
         // A full disk or a long lock by another process passes; retry for a
         // while before the lease, which then expires, hands the job to a rescue.
         var delay = Duration.milliseconds(500)
         for remainingTries in (0..<6).reversed() {
             do {
-                try await context.database.run { [lease] store in
-                    try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
+                try await context.database.run { [lease, decision] store in
+                    if let pendingInput {
+                        try store.pauseForInput(lease, result: result, pendingInput: pendingInput, now: Clock.nowMilliseconds())
+                    } else {
+                        try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
+                    }
                 }
                 break
             } catch StoreError.leaseLost {
@@ -417,7 +441,11 @@ final class AttemptRunner: Sendable {
                 delay *= 2
             }
         }
-        logFinish(result, decision: decision)
+        if pendingInput != nil {
+            logger.info("job is waiting for an answer; berth answer queues it again", [(.reason, result.message ?? "")])
+        } else {
+            logFinish(result, decision: decision)
+        }
         context.metrics.recordFinishedAttempt(queue: job.queue, outcome: result.outcome, decision: decision)
 
         if let id {
@@ -490,7 +518,7 @@ final class AttemptRunner: Sendable {
             ],
             workspace: workspace.path,
             pullPolicy: ImagePullPolicy(rawValue: context.configuration.engine.pullPolicy.rawValue) ?? .missing,
-            extraFlags: context.configuration.engine.extraRunFlags)
+            extraFlags: context.configuration.engine.extraRunFlags + preparation.readOnlyMounts.compactMap(\.engineFlag))
     }
 
     /// RLIMIT_NPROC counts every process of a user id on the whole host, so it
