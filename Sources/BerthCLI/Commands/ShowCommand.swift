@@ -1,4 +1,5 @@
 import BerthCore
+import BerthDaemon
 import BerthStore
 
 /// `berth show ID`: one job with its spec and attempts.
@@ -19,6 +20,8 @@ struct ShowCommand: Command {
         let store = try context.store()
         let job = try store.requireJob(id: ids[0])
         let attempts = try store.attempts(jobID: job.id)
+        let checkpointNames = Dictionary(
+            try store.checkpoints(jobID: job.id).map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
 
         if arguments.has("json") {
             context.print(JSONOutput.line(JobView(job, attempts: attempts)))
@@ -47,7 +50,10 @@ struct ShowCommand: Command {
             fields.append(("labels", job.spec.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
         }
         if let error = job.lastError { fields.append(("last error", Format.printable(error))) }
-        if let pending = job.pendingInput { fields.append(("waiting for", Format.printable(pending))) }
+        if let pending = job.pendingInput { fields += Self.pendingInputFields(pending, jobID: job.id) }
+        if let resumeFrom = job.resumeFrom {
+            fields.append(("resume from", "checkpoint \(resumeFrom) " + Format.printable(checkpointNames[resumeFrom] ?? "")))
+        }
 
         let width = (fields.map(\.0.count).max() ?? 0) + 2
         for (label, value) in fields {
@@ -60,11 +66,37 @@ struct ShowCommand: Command {
             table.append([
                 "\(attempt.attempt)", attempt.workerID, Format.time(attempt.startedAt ?? attempt.claimedAt),
                 Format.time(attempt.finishedAt), attempt.outcome?.rawValue ?? "-",
-                attempt.exitCode.map { "\($0)" } ?? "-", attempt.resumedFrom.map { "\($0)" } ?? "-",
+                attempt.exitCode.map { "\($0)" } ?? "-",
+                attempt.resumedFrom.map { "\($0) " + Format.truncate(Format.printable(checkpointNames[$0] ?? ""), to: 40) } ?? "-",
                 Format.truncate(Format.printable(attempt.message ?? ""), to: 60),
             ])
         }
         context.print("")
         context.print(table.render())
+    }
+}
+
+extension ShowCommand {
+    /// Lists what a waiting job waits for, one field per fact, with the `berth answer` command to run.
+    static func pendingInputFields(_ stored: String, jobID: Int64) -> [(String, String)] {
+        guard let pending = PendingInput.decode(stored) else {
+            return [("waiting for", Format.printable(stored))]
+        }
+        var fields: [(String, String)] = []
+        for call in pending.toolCalls {
+            var description = "an answer to tool call " + Format.printable(call.toolName ?? "(unnamed)")
+            if let skill = call.skillName { description += " of skill " + Format.printable(skill) }
+            if let id = call.id { description += " (call " + Format.printable(id) + ")" }
+            fields.append(("waiting for", description))
+            if let arguments = call.arguments {
+                fields.append(("arguments", Format.truncate(Format.printable(arguments), to: 300)))
+            }
+        }
+        if pending.toolCalls.isEmpty {
+            fields.append(("waiting for", "an answer"))
+        }
+        fields.append(("stopped at", "checkpoint " + Format.printable(pending.checkpoint)))
+        fields.append(("answer with", "berth answer \(jobID) --text TEXT, or --json JSON"))
+        return fields
     }
 }
