@@ -52,19 +52,7 @@ extension PodmanScenarios {
             daemon.signal(SIGTERM)
             #expect(try await daemon.waitForExit(timeout: .seconds(15)) == 0)
             try await waitUntil("no stub engine call is left running", timeout: .seconds(10)) {
-                Self.processes(withArgument: stub).isEmpty
-            }
-        }
-
-        /// Pids of processes whose command line contains `argument`.
-        static func processes(withArgument argument: String) -> [Int32] {
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-            return entries.compactMap { entry -> Int32? in
-                guard let pid = Int32(entry),
-                      let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
-                else { return nil }
-                let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-                return words.contains(argument) ? pid : nil
+                Processes.pids { $0.contains(stub) }.isEmpty
             }
         }
     }

@@ -17,7 +17,8 @@ final class DaemonSandbox {
     private var usedWorkerIDs: Set<String> = []
     private var openedStore: JobStore?
 
-    init() throws {
+    /// Creates the sandbox and its database, whose first job gets the id `jobIDBase + 1`.
+    init(jobIDBase: Int64 = Int64.random(in: 1_000_000_000...9_000_000_000)) throws {
         let template = FileManager.default.temporaryDirectory.appendingPathComponent("berth-daemon-XXXXXX").path
         var buffer = Array(template.utf8CString)
         guard let created = mkdtemp(&buffer) else {
@@ -32,15 +33,15 @@ final class DaemonSandbox {
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("secrets"), withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
-        try startJobIDs(after: Int64.random(in: 1_000_000_000...9_000_000_000))
+        try startJobIDs(after: jobIDBase)
     }
 
     /// Makes the next job id `base + 1` by renumbering a cancelled placeholder job.
     ///
-    /// Container names (`berth-JOB-ATTEMPT`) are unique per host only, and a
-    /// daemon removes a container of its next attempt's name before creating
-    /// it, so small job ids would clash with any other berth database on this
-    /// machine, such as another engineer's benchmark.
+    /// Container names (`berth-JOB-ATTEMPT`) are unique per host only. A
+    /// daemon removes any container of its next attempt's name before it
+    /// creates one, so small job ids would clash with every other berth
+    /// database on this machine, such as a benchmark's.
     private func startJobIDs(after base: Int64) throws {
         let placeholder = JobSpec(image: "localhost/berth-placeholder:latest", command: ["true"], hold: true)
         let id = try #require(try store.submit([placeholder], now: Clock.nowMilliseconds()).first?.id)
@@ -67,7 +68,7 @@ final class DaemonSandbox {
         Processes.baseEnvironment(home: directory.path)
     }
 
-    /// A worker id unique to this sandbox, such as `t1a2b3c4d-a`.
+    /// Returns a worker id unique to this sandbox, such as `t1a2b3c4d-a`.
     func workerID(_ suffix: String = "a") -> String {
         let id = "\(prefix)-\(suffix)"
         usedWorkerIDs.insert(id)
@@ -76,10 +77,10 @@ final class DaemonSandbox {
 
     // MARK: Configuration
 
-    /// The test configuration for `workerID` with `overrides` merged in, key by key.
+    /// Returns the test configuration for `workerID` with `overrides` merged in, key by key.
     ///
-    /// Short intervals keep the tests fast; the engine never pulls, so nothing
-    /// reaches a registry.
+    /// Short intervals keep the tests fast. The engine never pulls, so
+    /// nothing reaches a registry.
     func configuration(workerID: String, _ overrides: [String: Any] = [:]) -> [String: Any] {
         let base: [String: Any] = [
             "database": ["path": databasePath],
@@ -222,7 +223,7 @@ final class DaemonSandbox {
         return try await Processes.run(podman, arguments, environment: environment)
     }
 
-    /// The first object of `podman inspect` for a container.
+    /// Returns the first object of `podman inspect` for a container.
     func inspect(_ container: String) async throws -> [String: Any] {
         let result = try await podman(["container", "inspect", container])
         try #require(result.status == 0, "podman inspect failed: \(result)")
@@ -234,7 +235,7 @@ final class DaemonSandbox {
         try await podman(["container", "exists", container]).status == 0
     }
 
-    /// The names of containers labelled with `workerID`.
+    /// Returns the names of the containers labelled with `workerID`.
     func containers(ofWorker workerID: String) async throws -> [String] {
         try await podman(["ps", "-a", "--filter", "label=berth.worker=\(workerID)", "--format", "{{.Names}}"]).lines
     }

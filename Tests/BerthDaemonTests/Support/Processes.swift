@@ -20,7 +20,7 @@ struct RunResult: CustomStringConvertible {
 
 /// Runs short-lived helper commands (the `berth` CLI, podman, sh) for the tests.
 enum Processes {
-    /// The environment of every child: enough to find the system tools and
+    /// Returns the environment of every child: enough to find the system tools and
     /// podman's test configuration, and nothing from the developer's shell.
     static func baseEnvironment(home: String) -> [String: String] {
         [
@@ -69,6 +69,20 @@ enum Processes {
         guard posix_spawn(&pid, "/bin/sh", &actions, nil, argv, envp) == 0 else { return }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+}
+
+extension Processes {
+    /// Pids of the processes whose argv satisfies `predicate`.
+    static func pids(whereArguments predicate: ([String]) -> Bool) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { return nil }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return predicate(arguments) ? pid : nil
+        }
     }
 }
 

@@ -1,0 +1,94 @@
+import BerthCore
+import BerthStore
+import Foundation
+import Testing
+
+extension PodmanScenarios {
+    /// What a restarted daemon finds of its killed predecessor's job: a
+    /// container that exited meanwhile, one that was removed, and one whose
+    /// stop was recorded but never carried out.
+    @Suite struct AdoptionScenarios {
+        @Test func exitedWhileDownIsCollected() async throws {
+            let sandbox = try DaemonSandbox()
+            let first = try sandbox.startDaemon()
+            let id = try await sandbox.submit(["berth-test-job", "stdout", "started", "sleep", "1", "stdout", "finished", "exit", "0"])
+            let attempt = try await sandbox.waitForRunningContainer(id)
+            try await waitUntil("job \(id) printed started") { try !sandbox.events(id).isEmpty }
+
+            first.signal(SIGKILL)
+            try await first.waitForExit()
+            let containerID = try #require(attempt.containerID)
+            try await waitUntil("the container exited while no daemon ran") {
+                let state = try await sandbox.inspect(containerID)["State"] as? [String: Any]
+                return state?["Running"] as? Bool == false
+            }
+
+            let second = try sandbox.startDaemon()
+            let job = try await sandbox.waitForState(id, [.succeeded, .dead, .failed])
+            #expect(job.state == .succeeded)
+            #expect(try sandbox.events(id).map(\.payload) == ["started", "finished"])
+            let attempts = try sandbox.attempts(id)
+            #expect(attempts.count == 1)
+            #expect(attempts.first?.exitCode == 0)
+            try await waitUntil("the collected container is removed") {
+                try await !sandbox.containerExists(containerID)
+            }
+            #expect(second.log.contains("adopted container"))
+        }
+
+        @Test func removedWhileDownIsLostAndRetried() async throws {
+            let sandbox = try DaemonSandbox()
+            let first = try sandbox.startDaemon()
+            let id = try await sandbox.submit(
+                ["sh", "-c", #"echo "attempt $BERTH_ATTEMPT"; if [ "$BERTH_ATTEMPT" = 1 ]; then sleep 60; fi"#])
+            let attempt = try await sandbox.waitForRunningContainer(id)
+
+            first.signal(SIGKILL)
+            try await first.waitForExit()
+            let removed = try await sandbox.podman(["rm", "--force", "--time=0", try #require(attempt.containerID)])
+            try #require(removed.status == 0, "\(removed)")
+
+            let second = try sandbox.startDaemon()
+            let job = try await sandbox.waitForState(id, [.succeeded, .dead])
+            #expect(job.state == .succeeded)
+            #expect(second.log.contains("the container of a job vanished while the daemon was down"))
+            let attempts = try sandbox.attempts(id)
+            try #require(attempts.count == 2)
+            #expect(attempts[0].outcome == .lost)
+            #expect(attempts[0].message == "the container disappeared while the daemon was down")
+            #expect(attempts[1].outcome == .succeeded)
+        }
+
+        /// Under systemd a crash ends the daemon's whole control group, so the
+        /// `podman stop` it had started dies with it; the test kills it by hand.
+        @Test func recordedCancelIsCarriedOutAfterCrash() async throws {
+            let sandbox = try DaemonSandbox()
+            let first = try sandbox.startDaemon(overrides: ["defaultQueue": ["stopGrace": "30s"]])
+            let id = try await sandbox.submit(["berth-test-job", "ignore-term", "sleep", "60"])
+            let attempt = try await sandbox.waitForRunningContainer(id)
+            let containerID = try #require(attempt.containerID)
+
+            _ = try await sandbox.berth(["cancel", "\(id)"])
+            try await waitUntil("the cancel is recorded as the stop intent") {
+                try sandbox.attempts(id).first?.stopIntent == "cancel"
+            }
+            try await waitUntil("the daemon runs podman stop") {
+                !Processes.pids { $0.contains("stop") && $0.contains(containerID) }.isEmpty
+            }
+            first.signal(SIGKILL)
+            try await first.waitForExit()
+            for pid in Processes.pids(whereArguments: { $0.contains("stop") && $0.contains(containerID) }) {
+                kill(pid, SIGKILL)
+            }
+
+            let restartedAt = ContinuousClock.now
+            let second = try sandbox.startDaemon()
+            // The restarted daemon's stopGrace is 2 s.
+            let job = try await sandbox.waitForState(id, [.cancelled, .dead, .succeeded], timeout: .seconds(15))
+            #expect(job.state == .cancelled)
+            #expect(ContinuousClock.now - restartedAt < .seconds(10))
+            #expect(try sandbox.attempts(id).first?.outcome == .cancelled)
+            #expect(second.log.contains("stopping container"))
+        }
+    }
+}
