@@ -15,12 +15,14 @@ struct MetricsFileTests {
         #expect(metrics.value("berth_attempts_finished_total", ["queue": "default", "outcome": "succeeded"]) == 2)
         #expect(metrics.value("berth_attempts_finished_total", ["queue": "default", "outcome": "failed"]) == 2)
         #expect(metrics.value("berth_attempts_finished_total", ["queue": "default", "outcome": "lost"]) == 1)
+        #expect(metrics.value("berth_attempts_finished_total", ["queue": "default", "outcome": "interrupted"]) == 1)
         #expect(metrics.value("berth_retries_total", ["queue": "default"]) == 2)
         #expect(metrics.value("berth_events_stored_total") == Double(scenario.storedEvents))
         #expect(metrics.value("berth_log_lines_stored_total") == Double(scenario.storedLogLines))
         #expect(metrics.value("berth_output_stored_bytes_total") == Double(scenario.storedBytes))
         #expect(metrics.value("berth_engine_errors_total") == 0)
         #expect(metrics.value("berth_engine_up") == 1)
+        #expect(metrics.value("berth_running_containers") == 0)
     }
 
     @Test("job gauges match the database")
@@ -30,6 +32,8 @@ struct MetricsFileTests {
         #expect(metrics.value("berth_jobs", ["queue": "default", "state": "succeeded"]) == 2)
         #expect(metrics.value("berth_jobs", ["queue": "default", "state": "dead"]) == 1)
         #expect(metrics.value("berth_jobs", ["queue": "default", "state": "running"]) == 0)
+        #expect(metrics.value("berth_jobs", ["queue": "default", "state": "queued"]) == 1)
+        #expect(scenario.jobs[scenario.sleepingJob]?.state == .queued)
         #expect(scenario.jobs[scenario.failingJob]?.state == .dead)
     }
 
@@ -38,7 +42,7 @@ struct MetricsFileTests {
         let scenario = try await DaemonScenario.shared.value
         let metrics = MetricsSamples(scenario.metricsText)
         let started = scenario.attempts.values.reduce(0) { $0 + $1.filter { $0.startedAt != nil }.count }
-        #expect(started == 4)
+        #expect(started == 5)
         #expect(metrics.value("berth_container_start_duration_seconds_count") == Double(started))
         #expect(metrics.value("berth_container_start_duration_seconds_bucket", ["le": "+Inf"]) == Double(started))
         #expect(metrics.value("berth_attempt_duration_seconds_count") == Double(started))

@@ -40,6 +40,23 @@ struct SystemdNotificationTests {
         #expect(scenario.notifications.allSatisfy { !$0.contains("READY=1") || $0.hasPrefix("READY=1") })
     }
 
+    @Test("drain extends the stop timeout")
+    func drainExtendsTimeout() async throws {
+        let scenario = try await DaemonScenario.shared.value
+        let stopping = try #require(scenario.index { $0.notification?.contains("STOPPING=1") == true })
+        let extend = try #require(
+            scenario.index { $0.notification?.hasPrefix("EXTEND_TIMEOUT_USEC=") == true }, "no EXTEND_TIMEOUT_USEC while draining")
+        #expect(stopping < extend)
+        let stoppingText = try #require(scenario.datagrams[stopping].notification)
+        #expect(stoppingText.contains("draining"))
+
+        let sleeping = scenario.journal.filter { $0["JOB_ID"] == "\(scenario.sleepingJob)" }
+        let stop = sleeping.first { $0.message == "stopping container" }
+        #expect(stop?["REASON"] == "drain")
+        #expect(stop?["CONTAINER_ID"] != nil)
+        #expect(sleeping.contains { $0.message.hasPrefix("attempt interrupted by the daemon") })
+    }
+
     @Test("STATUS follows running jobs")
     func statusLines() async throws {
         let scenario = try await DaemonScenario.shared.value

@@ -25,19 +25,22 @@ enum SentDatagram {
 ///
 /// The run: a job already leased to this worker whose container never
 /// existed (reconciliation records it as lost and the retry succeeds), a job
-/// that prints events and a secret, and a job that fails twice and dies.
+/// that prints events and a secret, a job that fails twice and dies, and a
+/// job that sleeps until SIGTERM drains it back to the queue.
 /// `NOTIFY_SOCKET` and `BERTH_JOURNAL_SOCKET` name one socket the test binds,
 /// `WATCHDOG_USEC` requests a one-second watchdog, and the run ends with SIGTERM.
 struct DaemonScenario: @unchecked Sendable {
     // @unchecked: built once by `run()` and only read afterwards.
     var datagrams: [SentDatagram] = []
     var exit: Finished?
+    /// The metrics file as the daemon left it when it stopped.
     var metricsText = ""
     var jobs: [Int64: JobRecord] = [:]
     var attempts: [Int64: [AttemptRecord]] = [:]
     var adoptedJob: Int64 = 0
     var printingJob: Int64 = 0
     var failingJob: Int64 = 0
+    var sleepingJob: Int64 = 0
     var workerID = ""
     let secret = "ops-secret-" + UUID().uuidString
     /// Events, log lines and their bytes in the database after the run.
@@ -84,6 +87,7 @@ struct DaemonScenario: @unchecked Sendable {
             ["--secret", "OPS_TOKEN"],
             command: ["berth-test-job", "events", "3", "0", "print-env", "OPS_TOKEN", "stderr", "a line on stderr", "exit", "0"])
         scenario.failingJob = try await sandbox.submit([], command: ["berth-test-job", "stderr", "failing on purpose", "exit", "3"])
+        scenario.sleepingJob = try await sandbox.submit([], command: ["berth-test-job", "sleep", "120"])
 
         let listener = try DatagramListener(path: sandbox.directory + "/systemd.sock")
         let recording = listener.startRecording()
@@ -100,17 +104,17 @@ struct DaemonScenario: @unchecked Sendable {
             try scenario.datagrams.append(contentsOf: received.map(Self.classify))
         }
 
-        // Run until the jobs are finished and the metrics file has counted them.
+        // Run until the jobs are finished, the sleeping one runs and the metrics file has counted them.
         let ids = [scenario.adoptedJob, scenario.printingJob, scenario.failingJob]
         let deadline = ContinuousClock.now + .seconds(120)
         while true {
             try await collect(for: .milliseconds(200))
             let finished = try ids.allSatisfy { try store.requireJob(id: $0).state.isFinished }
+                && store.requireJob(id: scenario.sleepingJob).state == .running
             let metrics = (try? String(contentsOfFile: sandbox.metricsPath, encoding: .utf8)) ?? ""
             // The duration of an attempt is observed just after its result is counted.
             let samples = MetricsSamples(metrics)
             if finished, samples.sum("berth_attempts_finished_total") == 5, samples.value("berth_attempt_duration_seconds_count") == 4 {
-                scenario.metricsText = metrics
                 break
             }
             if ContinuousClock.now > deadline {
@@ -128,9 +132,10 @@ struct DaemonScenario: @unchecked Sendable {
         let exit = try await daemon.wait(deadline: .seconds(30))
         scenario.exit = exit
         try await collect(for: .milliseconds(100))
+        scenario.metricsText = try String(contentsOfFile: sandbox.metricsPath, encoding: .utf8)
 
         scenario.metricsDirectory = try FileManager.default.contentsOfDirectory(atPath: sandbox.directory + "/metrics")
-        for id in ids {
+        for id in ids + [scenario.sleepingJob] {
             scenario.jobs[id] = try store.requireJob(id: id)
             scenario.attempts[id] = try store.attempts(jobID: id)
             for event in try store.events(jobID: id) {
