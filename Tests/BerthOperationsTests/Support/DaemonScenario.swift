@@ -23,10 +23,10 @@ enum SentDatagram {
 /// What one run of `berth daemon` under a simulated systemd left behind,
 /// for the tests to examine.
 ///
-/// The run: a job already leased to this worker whose container never
-/// existed (reconciliation records it as lost and the retry succeeds), a job
-/// that prints events and a secret, a job that fails twice and dies, and a
-/// job that sleeps until SIGTERM drains it back to the queue.
+/// The run has four jobs. The first is already leased to this worker but its
+/// container never existed, so reconciliation records it as lost and the
+/// retry succeeds. The second prints events and a secret, the third fails
+/// twice and dies, and the fourth sleeps until SIGTERM drains it back to the queue.
 /// `NOTIFY_SOCKET` and `BERTH_JOURNAL_SOCKET` name one socket the test binds,
 /// `WATCHDOG_USEC` requests a one-second watchdog, and the run ends with SIGTERM.
 struct DaemonScenario: @unchecked Sendable {
@@ -96,11 +96,11 @@ struct DaemonScenario: @unchecked Sendable {
             "OPS_TOKEN": scenario.secret,
         ])
 
-        var taken = 0
+        var receivedCount = 0
         func collect(for duration: Duration) async throws {
             try await Task.sleep(for: duration)
-            let received = recording.received(after: taken)
-            taken += received.count
+            let received = recording.received(after: receivedCount)
+            receivedCount += received.count
             try scenario.datagrams.append(contentsOf: received.map(Self.classify))
         }
 
@@ -198,12 +198,12 @@ struct MetricsSamples {
         self.comments = comments
     }
 
-    /// The value of the series `name` with exactly `labels`, or nil.
+    /// Returns the value of the series `name` with exactly `labels`, or nil.
     func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
         samples.first { $0.name == name && $0.labels == labels }?.value
     }
 
-    /// The sum over every series of `name`.
+    /// Returns the sum over every series of `name`.
     func sum(_ name: String) -> Double {
         samples.filter { $0.name == name }.reduce(0) { $0 + $1.value }
     }
