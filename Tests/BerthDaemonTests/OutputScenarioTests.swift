@@ -84,6 +84,18 @@ extension PodmanScenarios {
             #expect(worker.stoppedAt != nil)
         }
 
+        @Test func followPrintsEventsUntilJobEnds() async throws {
+            let sandbox = try DaemonSandbox()
+            try sandbox.startDaemon()
+            let id = try await sandbox.submit(["berth-test-job", "events", "5", "0.2", "exit", "0"])
+
+            let followed = try await sandbox.berth(["events", "--follow", "\(id)"])
+            #expect(followed.status == 0, "\(followed)")
+            #expect(followed.lines.count == 5)
+            #expect(followed.lines.allSatisfy { $0.contains(#"{"event":"tick","n":"#) }, "\(followed.lines)")
+            #expect(try sandbox.job(id).state == .succeeded)
+        }
+
         @Test func outputCapCountsDroppedLines() async throws {
             let sandbox = try DaemonSandbox()
             try sandbox.startDaemon()

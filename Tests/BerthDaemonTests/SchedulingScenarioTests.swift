@@ -1,0 +1,63 @@
+import BerthCore
+import BerthStore
+import Foundation
+import Testing
+
+extension PodmanScenarios {
+    /// Concurrency limits and the workspace quota.
+    @Suite struct SchedulingScenarios {
+        @Test func concurrencyLimitsHold() async throws {
+            let sandbox = try DaemonSandbox()
+            try sandbox.startDaemon(overrides: ["concurrency": 2, "queues": ["serial": ["concurrency": 1]]])
+            var serialIDs: [Int64] = []
+            var otherIDs: [Int64] = []
+            for _ in 0..<3 {
+                serialIDs.append(try await sandbox.submit(["sleep", "1"], options: ["--queue", "serial"]))
+                otherIDs.append(try await sandbox.submit(["sleep", "1"]))
+            }
+
+            let waited = try await sandbox.berth(["wait", "--timeout", "60s"] + (serialIDs + otherIDs).map(String.init))
+            #expect(waited.status == 0, "\(waited)")
+
+            // A slot is taken at the claim and given back once the result is stored.
+            let serial = try serialIDs.map { try #require(try sandbox.attempts($0).first) }.sorted { $0.claimedAt < $1.claimedAt }
+            for (earlier, later) in zip(serial, serial.dropFirst()) {
+                let finished = try #require(earlier.finishedAt)
+                #expect(finished <= later.claimedAt, "jobs \(earlier.jobID) and \(later.jobID) of queue serial overlap")
+            }
+            let all = try (serialIDs + otherIDs).map { try #require(try sandbox.attempts($0).first) }
+            // Each claim adds one running job and each finish removes one. At
+            // equal times the finish counts first.
+            var changes: [(at: Int64, change: Int)] = []
+            for attempt in all {
+                changes.append((attempt.claimedAt, 1))
+                changes.append((try #require(attempt.finishedAt), -1))
+            }
+            changes.sort { $0.at != $1.at ? $0.at < $1.at : $0.change < $1.change }
+            var running = 0
+            var maximum = 0
+            for entry in changes {
+                running += entry.change
+                maximum = max(maximum, running)
+            }
+            #expect(maximum == 2, "at most 2 jobs at once, and the queue of 4 fills both slots")
+        }
+
+        @Test func workspaceQuotaStopsTheJob() async throws {
+            let sandbox = try DaemonSandbox()
+            try sandbox.startDaemon()
+            let id = try await sandbox.submit(
+                ["sh", "-c", "head -c 3000000 /dev/zero > /workspace/big && echo written && sleep 60"],
+                options: ["--workspace-disk", "1m", "--max-attempts", "1"])
+
+            // The daemon measures the workspace every 2 s.
+            let job = try await sandbox.waitForState(id, [.dead, .succeeded, .failed], timeout: .seconds(20))
+            #expect(job.state == .dead)
+            let attempt = try #require(try sandbox.attempts(id).first)
+            #expect(attempt.outcome == .failed)
+            #expect(attempt.stopIntent == "workspace_quota")
+            #expect(attempt.message == "stopped because the workspace exceeded its disk quota")
+            #expect(try sandbox.events(id).map(\.payload) == ["written"])
+        }
+    }
+}
