@@ -59,6 +59,28 @@ extension PodmanScenarios {
             #expect(attempts[1].outcome == .succeeded)
         }
 
+        @Test func adoptedJobKeepsItsTimeout() async throws {
+            let sandbox = try DaemonSandbox()
+            let first = try sandbox.startDaemon()
+            let id = try await sandbox.submit(["sleep", "60"], options: ["--timeout", "5s", "--max-attempts", "1"])
+            let attempt = try await sandbox.waitForRunningContainer(id)
+
+            first.signal(SIGKILL)
+            try await first.waitForExit()
+            // No daemon runs for 2 s, which the timeout must include.
+            try await Task.sleep(for: .seconds(2))
+            try sandbox.startDaemon()
+
+            // Measured from the container's start, not from the adoption 2 s later.
+            let job = try await sandbox.waitForState(id, [.dead, .succeeded, .failed], timeout: .seconds(20))
+            #expect(job.state == .dead)
+            let finished = try #require(try sandbox.attempts(id).first)
+            #expect(finished.outcome == .timedOut)
+            let runTime = try #require(finished.finishedAt) - (try #require(attempt.startedAt))
+            #expect(runTime >= 5000, "ran \(runTime) ms")
+            #expect(runTime < 6500, "ran \(runTime) ms")
+        }
+
         /// Under systemd a crash ends the daemon's whole control group, so the
         /// `podman stop` it had started dies with it; the test kills it by hand.
         @Test func recordedCancelIsCarriedOutAfterCrash() async throws {
