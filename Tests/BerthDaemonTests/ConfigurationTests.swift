@@ -142,6 +142,16 @@ import Testing
         #expect(result.standardError.contains("cannot read the file"))
     }
 
+    @Test func invalidWorkerIDOptionIsUsageError() async throws {
+        let sandbox = try DaemonSandbox()
+        let path = try sandbox.write("{}", to: "empty.json5")
+
+        let result = try await sandbox.berth(["daemon", "--config", path, "--worker-id", "../escape", "--check-config"])
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("--worker-id ../escape is not valid"), "\(result)")
+        #expect(result.standardOutput.isEmpty)
+    }
+
     @Test func checkConfigPrintsEffectiveSettings() async throws {
         let sandbox = try DaemonSandbox()
         let databasePath = sandbox.directory.appendingPathComponent("unused.db").path

@@ -48,6 +48,9 @@ struct DaemonCommand: Command {
             configuration.database.path = databasePath
         }
         if let workerID = arguments.value("worker-id") {
+            guard DaemonConfiguration.isValidWorkerID(workerID) else {
+                throw UsageError("--worker-id \(workerID) is not valid; expected \(DaemonConfiguration.workerIDRule)", command: name)
+            }
             configuration.workerID = workerID
         }
 

@@ -68,8 +68,8 @@ extension DaemonConfiguration {
         }
 
         if let workerID = try root.string("workerID") {
-            guard workerID.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
-                throw root.error("workerID", "\"\(workerID)\" is not valid; expected 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            guard isValidWorkerID(workerID) else {
+                throw root.error("workerID", "\"\(workerID)\" is not valid; expected \(workerIDRule)")
             }
             configuration.workerID = workerID
         }
@@ -146,6 +146,15 @@ extension DaemonConfiguration {
             "heartbeatInterval", "pollInterval", "shutdown", "secretsDirectory", "output", "checkpoints", "metrics", "logLevel",
         ])
         return configuration
+    }
+
+    /// The rule for worker ids, in words for error messages.
+    public static let workerIDRule = "1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+    /// Returns whether `id` is a valid worker id. The id becomes part of a
+    /// socket file's name and a container label's value.
+    public static func isValidWorkerID(_ id: String) -> Bool {
+        id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil
     }
 
     private static func readQueue(_ object: ConfigurationObject, base: Queue, allowZeroConcurrency: Bool) throws -> Queue {
