@@ -1,0 +1,132 @@
+import BerthCore
+import BerthStore
+import Foundation
+
+/// Event ingestion: one container job prints JSON lines of about 200 bytes,
+/// which the daemon stores, against the `sqlite3` shell inserting the same rows.
+/// A second measurement takes the daemon's peak resident memory during a 1 GB stream.
+enum EventsBenchmark {
+    /// One event line: 199 bytes of JSON and a newline.
+    static let line: String = {
+        let head = #"{"type":"progress","step":1,"total":1000000,"message":""#
+        return head + String(repeating: "x", count: 199 - head.utf8.count - 2) + #""}"#
+    }()
+
+    /// Lines per transaction in the shell's run, as the daemon's default `output.batchLines`.
+    static let batchLines = 500
+
+    static func run(_ bench: Bench) throws {
+        let lines = bench.quick ? 5_000 : 1_000_000
+        let streamLines = bench.quick ? 100_000 : 5_000_000
+        let repetitions = bench.repetitions(full: 3)
+        try bench.requireImage()
+        bench.printHeader(
+            "events: storing one job's JSON lines",
+            settings: "\(lines) lines of \(line.utf8.count + 1) bytes from `yes | head` in the container, daemon defaults "
+                + "(batches of \(batchLines) lines or 50 ms), shell batches of \(batchLines) lines, synchronous normal, repetitions \(repetitions)")
+
+        let command = ["sh", "-c", "yes '\(line)' | head -n \(lines)"]
+        let directory = try bench.directory("events-reference")
+        let schema = try bench.dumpedSchema()
+        let scriptFile = directory + "/events.sql"
+        try referenceScript(lines: lines).write(toFile: scriptFile, atomically: false, encoding: .utf8)
+
+        var comparison = Comparison(figure: "events.rate", unit: "events/s", product: "berth daemon", reference: "sqlite3 shell")
+        var lost = 0
+        let daemon = try DaemonHarness(bench: bench, name: "events", concurrency: 1)
+        defer { daemon.stop() }
+        for _ in 1...repetitions {
+            let ids = try daemon.submit(specLines: [bench.specLine(command)])
+            try daemon.wait(ids)
+            let (rate, missing) = try ingestionRate(daemon: daemon, jobID: ids[0], expected: lines)
+            lost += missing
+
+            let reference = directory + "/reference.db"
+            try bench.createReferenceDatabase(reference, schema: schema)
+            let seconds = try Subprocess.timed([bench.sqlite3, "-bail", reference], standardInput: scriptFile)
+            let stored = try bench.count("SELECT count(*) FROM events", database: reference)
+            guard stored == lines else { throw BenchError("the shell stored \(stored) of \(lines) events") }
+            bench.removeDatabase(reference)
+            comparison.record(product: rate, reference: Double(lines) / seconds)
+        }
+        comparison.report(
+            target: ">= 300000 events/s, every line stored", met: comparison.product.median >= 300_000 && lost == 0,
+            extra: "\(lost) lines lost in all repetitions")
+        daemon.stop()
+
+        try measurePeakMemory(bench, streamLines: streamLines)
+        bench.printFooter()
+    }
+
+    /// Events stored per second, from the first line's arrival to the job's end.
+    static func ingestionRate(daemon: DaemonHarness, jobID: Int64, expected: Int) throws -> (rate: Double, lost: Int) {
+        let row = try daemon.bench.query(
+            "SELECT count(*), min(at), (SELECT finished_at FROM jobs WHERE id = \(jobID)) FROM events WHERE job_id = \(jobID)",
+            database: daemon.database)
+        let fields = row.split(separator: "|").compactMap { Double($0) }
+        guard fields.count == 3 else {
+            throw BenchError("job \(jobID) stored \(row) (count|first|finished); expected \(expected) events")
+        }
+        reportLoss(stored: Int(fields[0]), printed: expected)
+        return (fields[0] / max(0.001, (fields[2] - fields[1]) / 1000), expected - Int(fields[0]))
+    }
+
+    /// Prints how many lines the job printed that are missing from the database.
+    static func reportLoss(stored: Int, printed: Int) {
+        guard stored != printed else { return }
+        print("  LOST OUTPUT: the job printed \(printed) lines and \(stored) were stored; the rate counts stored lines only")
+    }
+
+    /// Builds the shell's script: the rows the daemon stores for the job, as
+    /// `INSERT` statements in batches of `batchLines`, under a job and attempt
+    /// row for the foreign key.
+    static func referenceScript(lines: Int) -> String {
+        let now = Clock.nowMilliseconds()
+        var script = """
+            PRAGMA synchronous = NORMAL;
+            PRAGMA foreign_keys = ON;
+            INSERT INTO jobs (id, queue, state, run_at, spec, attempt, created_at, updated_at)
+            VALUES (1, 'default', 'running', \(now), '{}', 1, \(now), \(now));
+            INSERT INTO attempts (job_id, attempt, worker_id, claimed_at) VALUES (1, 1, 'shell', \(now));
+
+            """
+        let payload = sqlLiteral(line)
+        for sequence in 1...lines {
+            if sequence % batchLines == 1 { script += "BEGIN IMMEDIATE;\n" }
+            script += "INSERT OR IGNORE INTO events (job_id, attempt, seq, at, type, is_json, truncated, payload) "
+                + "VALUES (1, 1, \(sequence), \(now), 'progress', 1, 0, \(payload));\n"
+            if sequence % batchLines == 0 || sequence == lines { script += "COMMIT;\n" }
+        }
+        return script
+    }
+
+    /// Runs one job that prints `streamLines` lines on a fresh daemon and
+    /// reports the daemon's peak resident memory (VmHWM) against its idle size.
+    static func measurePeakMemory(_ bench: Bench, streamLines: Int) throws {
+        let megabytes = Double(streamLines * (line.utf8.count + 1)) / 1e6
+        print("peak memory: one job printing \(streamLines) lines (\(format(megabytes)) MB), every line stored")
+        var comparison = Comparison(figure: "events.peak-memory", unit: "MB", product: "daemon peak RSS", reference: "daemon idle RSS")
+        var lost = 0
+        for _ in 1...(bench.quick ? 1 : 2) {
+            let daemon = try DaemonHarness(bench: bench, name: "events-stream", concurrency: 1)
+            defer { daemon.stop() }
+            pause(seconds: 1)
+            let idle = try daemon.residentMemory().current
+            let start = ContinuousClock.now
+            let command = ["sh", "-c", "yes '\(line)' | head -n \(streamLines)"]
+            let ids = try daemon.submit(specLines: [bench.specLine(command, maxOutputBytes: .gibibytes(2))])
+            try daemon.wait(ids, timeout: "2h")
+            let peak = try daemon.residentMemory().peak
+            let seconds = (ContinuousClock.now - start).seconds
+            let stored = try bench.count("SELECT count(*) FROM events WHERE job_id = \(ids[0])", database: daemon.database)
+            reportLoss(stored: stored, printed: streamLines)
+            lost += streamLines - stored
+            print("  stream of \(format(megabytes)) MB stored in \(format(seconds)) s (\(format(Double(streamLines) / seconds)) events/s from submission)")
+            comparison.record(product: peak / 1e6, reference: idle / 1e6)
+            daemon.stop()
+            bench.removeDatabase(daemon.database)
+        }
+        comparison.report(
+            target: "peak < 64 MB", met: comparison.product.max < 64, extra: "\(lost) lines lost in all repetitions")
+    }
+}

@@ -1,0 +1,151 @@
+import BerthCore
+import BerthStore
+import Foundation
+import Synchronization
+
+/// The queue core: jobs claimed and finished through the store's own claim
+/// and finish path with a job that does nothing, by one and by several loops,
+/// against the `sqlite3` shell running the same statements.
+enum QueueBenchmark {
+    static let loopCounts = [1, 2, 4]
+
+    static func run(_ bench: Bench) throws {
+        let jobs = bench.quick ? 1_000 : 50_000
+        let repetitions = bench.repetitions(full: 5)
+        let directory = try bench.directory("queue")
+        bench.printHeader(
+            "queue: claim and finish through JobStore, no container",
+            settings: "\(jobs) ready jobs, one store connection per loop, loops \(loopCounts.map(String.init).joined(separator: "/")), "
+                + "claims of any queue as a daemon with no listed queues makes them, synchronous normal, repetitions \(repetitions)")
+
+        let schema = try bench.dumpedSchema()
+        let spec = JobSpec(image: bench.image, command: ["true"])
+        let script = referenceScript(jobs: jobs)
+        let scriptFile = directory + "/claim-finish.sql"
+        try script.write(toFile: scriptFile, atomically: false, encoding: .utf8)
+
+        var single = Comparison(figure: "queue.loops-1", unit: "jobs/s", product: "berth, 1 loop", reference: "sqlite3 shell, 1 loop")
+        var several = loopCounts.dropFirst().map {
+            Comparison(figure: "queue.loops-\($0)", unit: "jobs/s", product: "berth, \($0) loops", reference: "berth, 1 loop")
+        }
+        for _ in 1...repetitions {
+            let database = directory + "/berth.db"
+            var rates: [Int: Double] = [:]
+            for loops in loopCounts {
+                try bench.createDatabase(database)
+                try fill(database: database, spec: spec, jobs: jobs)
+                let seconds = try claimAndFinish(database: database, loops: loops)
+                let finished = try bench.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", database: database)
+                guard finished == jobs else { throw BenchError("\(finished) of \(jobs) jobs finished with \(loops) loops") }
+                rates[loops] = Double(jobs) / seconds
+            }
+
+            let reference = directory + "/reference.db"
+            try bench.createReferenceDatabase(reference, schema: schema)
+            try bench.runScript(fillScript(spec: spec, jobs: jobs), database: reference)
+            let referenceSeconds = try Subprocess.timed([bench.sqlite3, "-bail", reference], standardInput: scriptFile)
+            let finished = try bench.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", database: reference)
+            guard finished == jobs else { throw BenchError("the shell finished \(finished) of \(jobs) jobs") }
+
+            single.record(product: rates[1]!, reference: Double(jobs) / referenceSeconds)
+            for index in several.indices {
+                several[index].record(product: rates[loopCounts[index + 1]]!, reference: rates[1]!)
+            }
+            bench.removeDatabase(database)
+            bench.removeDatabase(reference)
+        }
+        single.report(target: ">= 20000 jobs/s with one loop", met: single.product.median >= 20_000)
+        for comparison in several {
+            comparison.report(target: "none; shows what more loops add or cost", met: nil)
+        }
+        bench.printFooter()
+    }
+
+    /// Submits `jobs` copies of `spec` through the store, in batches.
+    static func fill(database: String, spec: JobSpec, jobs: Int) throws {
+        let store = try JobStore(options: DatabaseOptions(path: database))
+        var remaining = jobs
+        let now = Clock.nowMilliseconds() - 1000
+        while remaining > 0 {
+            let batch = min(remaining, 10_000)
+            _ = try store.submit(Array(repeating: spec, count: batch), now: now)
+            remaining -= batch
+        }
+    }
+
+    /// Runs `loops` threads, each with its own connection, that claim and
+    /// finish jobs until none is left; returns the wall time in seconds.
+    static func claimAndFinish(database: String, loops: Int) throws -> Double {
+        let failure = Mutex<String?>(nil)
+        let group = DispatchGroup()
+        let start = ContinuousClock.now
+        for loop in 1...loops {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                do {
+                    try claimUntilEmpty(database: database, worker: "bench-loop-\(loop)")
+                } catch {
+                    failure.withLock { $0 = "loop \(loop): \(error)" }
+                }
+            }
+            thread.start()
+        }
+        group.wait()
+        let seconds = (ContinuousClock.now - start).seconds
+        if let message = failure.withLock({ $0 }) {
+            throw BenchError(message)
+        }
+        return seconds
+    }
+
+    /// One worker loop: what the daemon does around a job, without the container.
+    static func claimUntilEmpty(database: String, worker: String) throws {
+        let store = try JobStore(options: DatabaseOptions(path: database))
+        let result = AttemptResult(outcome: .succeeded, exitCode: 0)
+        while let job = try store.claim(queue: nil, worker: worker, leaseDuration: .seconds(60), now: Clock.nowMilliseconds()) {
+            try store.finishAttempt(job.lease, result: result, decision: .succeed, now: Clock.nowMilliseconds())
+        }
+    }
+
+    /// Inserts `jobs` ready jobs with the spec's canonical JSON, for the shell's run.
+    static func fillScript(spec: JobSpec, jobs: Int) -> String {
+        let now = Clock.nowMilliseconds() - 1000
+        return """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(jobs))
+            INSERT INTO jobs (queue, state, priority, run_at, spec, created_at, updated_at)
+            SELECT \(sqlLiteral(spec.queue)), 'queued', 0, \(now), \(sqlLiteral(spec.encodedJSON())), \(now), \(now) FROM n;
+
+            """
+    }
+
+    /// The statements of `JobStore.claim` and `JobStore.finishAttempt`, one
+    /// transaction each per job, as the shell can run them: the shell cannot
+    /// carry a returned id into the next statement, so the later statements
+    /// find the running job by its lease owner.
+    static func referenceScript(jobs: Int) -> String {
+        let now = Clock.nowMilliseconds() + 60_000
+        let lease = now + 60_000
+        let job = """
+            BEGIN IMMEDIATE;
+            UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'shell', lease_expires_at = \(lease),
+                cancel_requested = 0, updated_at = \(now)
+            WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'failed') AND run_at <= \(now)
+                        ORDER BY priority DESC, run_at, id LIMIT 1)
+            RETURNING id, attempt, queue, spec, attempts_used, resume_from, input_answer;
+            INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, resumed_from)
+            SELECT id, attempt, 'shell', \(now), resume_from FROM jobs WHERE state = 'running' AND lease_owner = 'shell';
+            COMMIT;
+            BEGIN IMMEDIATE;
+            UPDATE attempts SET finished_at = \(now), exit_code = 0, outcome = 'succeeded', message = NULL
+            WHERE (job_id, attempt) = (SELECT id, attempt FROM jobs WHERE state = 'running' AND lease_owner = 'shell');
+            UPDATE jobs SET state = 'succeeded', run_at = COALESCE(NULL, run_at), attempts_used = attempts_used + 1,
+                finished_at = \(now), last_error = COALESCE(NULL, last_error), updated_at = \(now),
+                lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
+            WHERE state = 'running' AND lease_owner = 'shell';
+            COMMIT;
+
+            """
+        return "PRAGMA synchronous = NORMAL;\nPRAGMA foreign_keys = ON;\n" + String(repeating: job, count: jobs)
+    }
+}
