@@ -5,7 +5,9 @@
 -- must list the same names.
 
 CREATE TABLE jobs (
-    id                INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never reused after its job is pruned, because
+    -- the job's workspace, checkpoint store and container names are keyed by it.
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
     queue             TEXT    NOT NULL,
     state             TEXT    NOT NULL CHECK (state IN
                           ('held', 'queued', 'running', 'waiting', 'failed',

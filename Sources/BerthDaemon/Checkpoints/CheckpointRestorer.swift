@@ -47,6 +47,12 @@ struct CheckpointRestorer: Sendable {
         return written
     }
 
+    /// Creates the directory where it is missing, replacing a symbolic link
+    /// or file that took the place of one of its components.
+    func ensureDirectory() throws {
+        close(try openOrCreateDirectory())
+    }
+
     private func pathOf(_ name: String) -> String {
         ([workspace] + directory + [name]).joined(separator: "/")
     }

@@ -23,10 +23,6 @@ struct CheckpointResumeHook: ResumeHook {
         configuration.directories.checkpoints + "/\(jobID)"
     }
 
-    func workspaceSubdirectories(for job: ClaimedJob) -> [String] {
-        JobAdapters.adapter(for: job.spec, jobID: job.lease.jobID).workspaceSubdirectories
-    }
-
     func makeObserver(for job: ClaimedJob, workspace: String, preparation: AttemptPreparation?) -> any AttemptObserver {
         CheckpointSession(
             job: job, adapter: JobAdapters.adapter(for: job.spec, jobID: job.lease.jobID), workspace: workspace,
@@ -41,11 +37,20 @@ struct CheckpointResumeHook: ResumeHook {
         let lease = job.lease
         let adapter = JobAdapters.adapter(for: job.spec, jobID: lease.jobID)
         let logger = jobLogger(job)
+        let owner = CheckpointRestorer.numericOwner(configuration.settings(forQueue: job.queue).user)
+        for subdirectory in adapter.workspaceSubdirectories {
+            let restorer = CheckpointRestorer(workspace: workspace, directory: [subdirectory], owner: owner)
+            try await Self.blocking { try restorer.ensureDirectory() }
+        }
 
         // Files written after the last capture of an attempt whose daemon died,
         // or whose container vanished, are still in a workspace on this host.
+        // Before a first attempt there is no earlier attempt whose files to take.
         var checkpoints = try await database.run { store in try store.checkpoints(jobID: lease.jobID) }
-        let leftover = try await captureLeftovers(job, adapter: adapter, workspace: workspace, existing: checkpoints, logger: logger)
+        var leftover: [NewCheckpoint] = []
+        if lease.attempt > 1 {
+            leftover = try await captureLeftovers(job, adapter: adapter, workspace: workspace, existing: checkpoints, logger: logger)
+        }
         if !leftover.isEmpty {
             checkpoints = try await database.run { store in try store.checkpoints(jobID: lease.jobID) }
         }

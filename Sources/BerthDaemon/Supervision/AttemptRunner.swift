@@ -159,7 +159,8 @@ final class AttemptRunner: Sendable {
         let secrets: [String: String]
         do {
             try FileManager.default.createDirectory(atPath: context.configuration.directories.workspaces, withIntermediateDirectories: true)
-            try workspace.prepare(containerUser: settings.user, subdirectories: context.resumeHook.workspaceSubdirectories(for: job))
+            // The resume hook creates the adapter's directories, repairing any that the job replaced.
+            try workspace.prepare(containerUser: settings.user)
             preparation = try await context.resumeHook.prepareAttempt(job, workspace: workspace.path)
             secrets = try context.secrets.resolve(job.spec.secrets)
         } catch let error as SecretResolver.MissingSecret {

@@ -5,13 +5,10 @@ import BerthStore
 /// calls the hook before the container starts, and an observer made by the
 /// hook reads the attempt's output and decides how it ended.
 public protocol ResumeHook: Sendable {
-    /// Directories to create in the workspace before the container starts,
-    /// owned by the container's user, relative to the workspace.
-    func workspaceSubdirectories(for job: ClaimedJob) -> [String]
-
-    /// Prepares the workspace for an attempt (restoring stored checkpoints
-    /// where needed) and returns the container's additions, including the
-    /// checkpoint the attempt resumes from, which is already recorded.
+    /// Prepares the workspace for an attempt (creating the adapter's
+    /// directories, and restoring stored checkpoints where needed) and returns
+    /// the container's additions, including the checkpoint the attempt
+    /// resumes from, which is already recorded.
     func prepareAttempt(_ job: ClaimedJob, workspace: String) async throws -> AttemptPreparation
 
     /// Makes the observer of one attempt's output. `preparation` is nil for a
