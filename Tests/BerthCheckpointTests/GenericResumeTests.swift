@@ -23,6 +23,43 @@ struct GenericResumeTests {
             #expect(try sandbox.steps(id, attempt: 2) == [4, 5])
             let resumed = try sandbox.events(id, type: "resumed").first?.object
             #expect(resumed?["from"] as? String == "/workspace/checkpoints/step-0003.json")
+
+            let resumedFrom = try sandbox.checkpointID(id, named: "step-0003.json")
+            let shown = try await sandbox.berth(["show", "\(id)"])
+            #expect(shown.standardOutput.contains("RESUMED FROM"), "\(shown)")
+            #expect(shown.standardOutput.contains("\(resumedFrom) step-0003.json"), "\(shown)")
+            let listed = try await sandbox.berth(["checkpoints", "\(id)"])
+            #expect(listed.status == 0, "\(listed)")
+            #expect(listed.lines.first?.hasPrefix("ID") == true)
+            #expect(listed.lines.contains { $0.contains("step-0005.json") && $0.contains("valid") && $0.split(separator: " ").first?.hasSuffix("*") == true }, "\(listed)")
+            let json = try await sandbox.berth(["checkpoints", "--json", "\(id)"])
+            let objects = json.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.count == 5)
+            #expect(objects.map { $0["name"] as? String } == (1...5).map { String(format: "step-%04d.json", $0) })
+            #expect(objects.last?["next"] as? Bool == true)
+            #expect(objects.first?["status"] as? String == "valid")
+        }
+    }
+
+    @Test func resumeRejectsUnusableChoices() async throws {
+        try await withSandbox { sandbox in
+            try sandbox.startDaemon()
+            let id = try await sandbox.submitSteps(["3", "0", "torn=2#1"], retry: ["maxAttempts": 1])
+            try await sandbox.waitForState(id, [.dead])
+
+            let missing = try await sandbox.berth(["resume", "--from", "nope.json", "\(id)"])
+            let torn = try await sandbox.berth(["resume", "--from", "step-0003.json", "\(id)"])
+
+            #expect(missing.status == 1)
+            #expect(missing.standardError.contains("has no checkpoint named nope.json"), "\(missing)")
+            #expect(torn.status == 1)
+            #expect(torn.standardError.contains("cannot resume from checkpoint step-0003.json: its content is not valid"), "\(torn)")
+            #expect(try sandbox.job(id).state == .dead)
+
+            let resumed = try await sandbox.berth(["resume", "\(id)"])
+            #expect(resumed.standardOutput.contains("queued to resume from checkpoint"), "\(resumed)")
+            try await sandbox.waitForState(id, [.succeeded])
+            #expect(try sandbox.steps(id, attempt: 2) == [3])
         }
     }
 

@@ -27,24 +27,19 @@ struct PerstackRunTracker: EventTracker {
     private(set) var stop: Stop?
     /// A line too long to store whole that started like a terminal event.
     private(set) var sawTruncatedTerminal = false
-    private(set) var runtimeVersion: String?
 
     init(expert: String) {
         self.expert = expert
     }
 
-    /// Events that matter carry a checkpoint or end a run; the test on the raw
-    /// text assumes the runtime's JSON, which never escapes ASCII letters.
+    /// Events that matter carry a checkpoint or start or end a run. The test on
+    /// the raw text assumes the runtime's JSON, which never escapes ASCII letters.
     func mayConcern(_ line: String) -> Bool {
-        line.contains("\"checkpoint\"") || line.contains("Run") || line.contains("initializeRuntime")
+        line.contains("\"checkpoint\"") || line.contains("Run")
     }
 
     mutating func observe(_ event: [String: Any]) -> Bool {
         guard let type = event["type"] as? String else { return false }
-        if type == "initializeRuntime" {
-            runtimeVersion = event["runtimeVersion"] as? String
-            return false
-        }
         let checkpoint = event["checkpoint"] as? [String: Any]
         let announcesCheckpoint = checkpoint != nil
 
