@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthCore"]),
         .testTarget(name: "BerthDaemonTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(name: "BerthCheckpointTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
+        .testTarget(name: "BerthFaultTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(name: "BerthOperationsTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore"]),
     ]
