@@ -26,7 +26,7 @@ extension PodmanScenarios {
             daemon.signal(SIGTERM)
             let secondSignalAt = ContinuousClock.now
             #expect(try await daemon.waitForExit(timeout: .seconds(10)) == 0)
-            #expect(ContinuousClock.now - secondSignalAt < .seconds(5))
+            #expect(ContinuousClock.now - secondSignalAt < .seconds(10), "the drain alone would wait 30 s")
             #expect(daemon.log.contains("second signal: exiting now"))
             #expect(try sandbox.job(id).state == .running, "the job stays leased for the next daemon")
         }
