@@ -55,9 +55,9 @@ extension PodmanScenarios {
 
             let survivor = try sandbox.startDaemon("b")
             try await survivor.waitForLog("daemon started")
+            let killedAt = Clock.nowMilliseconds()
             doomed.signal(SIGKILL)
             try await doomed.waitForExit()
-            let killedAt = Clock.nowMilliseconds()
 
             // Lease of 5 s, a heartbeat of 1 s, then the retry delay of 1 s.
             let job = try await sandbox.waitForState(id, [.succeeded, .dead], timeout: .seconds(30))
