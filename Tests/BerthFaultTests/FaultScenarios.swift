@@ -1,0 +1,22 @@
+import Testing
+
+/// Every test of this target that starts daemons and containers. They run one
+/// at a time, because several of them fill the two cores of a CI machine and
+/// some mount file systems.
+@Suite(.serialized, .enabled(if: faultSuiteCanRun, "needs root, podman and sqlite3"))
+struct FaultScenarios {}
+
+/// Runs `body` with a fresh sandbox and tears it down afterwards, printing
+/// the daemons' logs when `body` throws.
+func withFaultSandbox(_ body: (FaultSandbox) async throws -> Void) async throws {
+    let sandbox = try await FaultSandbox()
+    do {
+        try await sandbox.createDatabase()
+        try await body(sandbox)
+    } catch {
+        print(sandbox.daemonLogs)
+        await sandbox.tearDown()
+        throw error
+    }
+    await sandbox.tearDown()
+}
