@@ -188,10 +188,17 @@ public struct AnyCodingKey: CodingKey, Sendable {
 extension Decoder {
     /// Throws `DecodingError.dataCorrupted` at the first field of this object
     /// that `Key` does not list, so a misspelt field is never silently ignored.
+    ///
+    /// `Key(stringValue:)` must accept exactly the names of `Key.allCases`, as
+    /// the synthesized initializer of a `String` coding-key enum does. The set
+    /// of names is built only for the error, because building it for every
+    /// object slowed down batch submission.
     public func rejectUnknownKeys<Key: CodingKey & CaseIterable>(_ keys: Key.Type) throws {
         let container = try container(keyedBy: AnyCodingKey.self)
+        let unknownKeys = container.allKeys.filter { Key(stringValue: $0.stringValue) == nil }
+        guard !unknownKeys.isEmpty else { return }
         let known = Set(Key.allCases.map(\.stringValue))
-        let unknown = container.allKeys.filter { !known.contains($0.stringValue) }.sorted { $0.stringValue < $1.stringValue }
+        let unknown = unknownKeys.sorted { $0.stringValue < $1.stringValue }
         if let first = unknown.first {
             throw DecodingError.dataCorrupted(DecodingError.Context(
                 codingPath: codingPath + [first],
