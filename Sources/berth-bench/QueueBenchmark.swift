@@ -10,8 +10,8 @@ enum QueueBenchmark {
     static let loopCounts = [1, 2, 4]
 
     static func run(_ bench: Bench) throws {
-        let jobs = bench.quick ? 1_000 : 50_000
-        let repetitions = bench.repetitions(full: 5)
+        let jobs = bench.quick ? 1_000 : 10_000
+        let repetitions = bench.repetitions(full: 3)
         let directory = try bench.directory("queue")
         bench.printHeader(
             "queue: claim and finish through JobStore, no container",
@@ -28,6 +28,8 @@ enum QueueBenchmark {
         var several = loopCounts.dropFirst().map {
             Comparison(figure: "queue.loops-\($0)", unit: "jobs/s", product: "berth, \($0) loops", reference: "berth, 1 loop")
         }
+        var named = Comparison(
+            figure: "queue.named", unit: "jobs/s", product: "berth, 1 loop, claims naming the queue", reference: "berth, 1 loop")
         for _ in 1...repetitions {
             let database = directory + "/berth.db"
             var rates: [Int: Double] = [:]
@@ -39,6 +41,9 @@ enum QueueBenchmark {
                 guard finished == jobs else { throw BenchError("\(finished) of \(jobs) jobs finished with \(loops) loops") }
                 rates[loops] = Double(jobs) / seconds
             }
+            try bench.createDatabase(database)
+            try fill(database: database, spec: spec, jobs: jobs)
+            let namedSeconds = try claimAndFinish(database: database, loops: 1, queue: spec.queue)
 
             let reference = directory + "/reference.db"
             try bench.createReferenceDatabase(reference, schema: schema)
@@ -51,6 +56,7 @@ enum QueueBenchmark {
             for index in several.indices {
                 several[index].record(product: rates[loopCounts[index + 1]]!, reference: rates[1]!)
             }
+            named.record(product: Double(jobs) / namedSeconds, reference: rates[1]!)
             bench.removeDatabase(database)
             bench.removeDatabase(reference)
         }
@@ -58,6 +64,7 @@ enum QueueBenchmark {
         for comparison in several {
             comparison.report(target: "none; shows what more loops add or cost", met: nil)
         }
+        named.report(target: "none; a daemon claims this way for queues listed in its configuration", met: nil)
         bench.printFooter()
     }
 
@@ -75,7 +82,7 @@ enum QueueBenchmark {
 
     /// Runs `loops` threads, each with its own connection, that claim and
     /// finish jobs until none is left; returns the wall time in seconds.
-    static func claimAndFinish(database: String, loops: Int) throws -> Double {
+    static func claimAndFinish(database: String, loops: Int, queue: String? = nil) throws -> Double {
         let failure = Mutex<String?>(nil)
         let group = DispatchGroup()
         let start = ContinuousClock.now
@@ -84,7 +91,7 @@ enum QueueBenchmark {
             let thread = Thread {
                 defer { group.leave() }
                 do {
-                    try claimUntilEmpty(database: database, worker: "bench-loop-\(loop)")
+                    try claimUntilEmpty(database: database, worker: "bench-loop-\(loop)", queue: queue)
                 } catch {
                     failure.withLock { $0 = "loop \(loop): \(error)" }
                 }
@@ -100,10 +107,10 @@ enum QueueBenchmark {
     }
 
     /// One worker loop: what the daemon does around a job, without the container.
-    static func claimUntilEmpty(database: String, worker: String) throws {
+    static func claimUntilEmpty(database: String, worker: String, queue: String?) throws {
         let store = try JobStore(options: DatabaseOptions(path: database))
         let result = AttemptResult(outcome: .succeeded, exitCode: 0)
-        while let job = try store.claim(queue: nil, worker: worker, leaseDuration: .seconds(60), now: Clock.nowMilliseconds()) {
+        while let job = try store.claim(queue: queue, worker: worker, leaseDuration: .seconds(60), now: Clock.nowMilliseconds()) {
             try store.finishAttempt(job.lease, result: result, decision: .succeed, now: Clock.nowMilliseconds())
         }
     }
