@@ -18,6 +18,13 @@ extension JobStore {
             results.reserveCapacity(specs.count)
             let statement = try connection.statement(insert)
             for spec in specs {
+                // Looked up first, because with AUTOINCREMENT even an insert
+                // that the conflict clause drops would use up a job id.
+                if let key = spec.idempotencyKey,
+                   let existing = try connection.queryFirst("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(key)], { $0.int64(0) }) {
+                    results.append(SubmitResult(id: existing, created: false))
+                    continue
+                }
                 try statement.bind([
                     .text(spec.queue),
                     .text((spec.hold ? JobState.held : JobState.queued).rawValue),
@@ -29,14 +36,11 @@ extension JobStore {
                     .integer(now),
                 ])
                 try statement.run()
-                if connection.changes == 1 {
-                    results.append(SubmitResult(id: connection.lastInsertRowID, created: true))
-                } else if let key = spec.idempotencyKey,
-                          let existing = try connection.queryFirst("SELECT id FROM jobs WHERE idempotency_key = ?", [.text(key)], { $0.int64(0) }) {
-                    results.append(SubmitResult(id: existing, created: false))
-                } else {
-                    preconditionFailure("an insert without an idempotency key conflict changed no row")
+                // The write lock is held since the lookup, so the insert cannot conflict.
+                guard connection.changes == 1 else {
+                    preconditionFailure("an insert of a new job changed no row")
                 }
+                results.append(SubmitResult(id: connection.lastInsertRowID, created: true))
             }
             return results
         }

@@ -72,7 +72,9 @@ struct ContainerEngineTests {
             try await engine.version()
         }
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed < .seconds(5))
+        // Far below the 300 s the script would sleep; generous because other
+        // tests may hold both threads of a two-core machine's pool for a while.
+        #expect(elapsed < .seconds(60))
 
         let child = try String(contentsOf: directory.appendingPathComponent("child"), encoding: .utf8)
         let childPid = try #require(pid_t(child.trimmingCharacters(in: .whitespacesAndNewlines)))
