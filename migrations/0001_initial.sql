@@ -145,3 +145,13 @@ CREATE TABLE workers (
     -- submitters on the same host.
     wake_socket   TEXT
 );
+
+-- Facts about the database itself.
+CREATE TABLE database_info (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+
+-- A random id that tells this database's containers apart from those of other
+-- databases on the same host, in container names and labels.
+INSERT INTO database_info (name, value) VALUES ('database_id', lower(hex(randomblob(6))));

@@ -37,7 +37,7 @@ extension Daemon {
         }
 
         let runner = AttemptRunner(job: job, context: makeAttemptContext(), lifecycle: AttemptLifecycle(adoptingWithIntent: stopIntent))
-        let reference = containerID ?? ContainerLabels.containerName(jobID: job.lease.jobID, attempt: job.lease.attempt)
+        let reference = containerID ?? ContainerLabels.containerName(databaseID: databaseID, jobID: job.lease.jobID, attempt: job.lease.attempt)
         let inspection: ContainerInspection
         do {
             inspection = try await engine.inspect(reference)
@@ -78,7 +78,7 @@ extension Daemon {
     func sweepOrphanedContainers(removeOwnAtOnce: Bool = false) async {
         let containers: [ContainerSummary]
         do {
-            containers = try await engine.list(labels: [ContainerLabels.host: host])
+            containers = try await engine.list(labels: [ContainerLabels.host: host, ContainerLabels.database: databaseID])
         } catch {
             return
         }

@@ -19,6 +19,8 @@ public actor Daemon {
     let logger: Logger
     let workerID: String
     let host: String
+    /// The database's random id, which scopes container names and the orphan sweep.
+    let databaseID: String
     let notifier: ServiceNotifier
     let metrics = DaemonMetrics()
     private let environment: [String: String]
@@ -51,6 +53,7 @@ public actor Daemon {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         }
         database = try DatabaseQueue(options: configuration.databaseOptions)
+        databaseID = try database.runBlocking { try $0.databaseID() }
 
         let engineEnvironment = try EngineEnvironment.inheriting(configuration.engine.passEnvironment, from: environment)
         let selection: EngineSelection = switch configuration.engine.kind {
@@ -66,7 +69,7 @@ public actor Daemon {
     func makeAttemptContext() -> AttemptContext {
         AttemptContext(
             configuration: configuration, engine: engine, database: database, logger: logger, workerID: workerID,
-            host: host, secrets: SecretResolver(directory: configuration.secretsDirectory, environment: environment),
+            host: host, databaseID: databaseID, secrets: SecretResolver(directory: configuration.secretsDirectory, environment: environment),
             resumeHook: CheckpointResumeHook(database: database, configuration: configuration, logger: logger),
             reportEngineFailure: { [weak self] error in
                 Task { await self?.engineFailed(error) }

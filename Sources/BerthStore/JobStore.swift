@@ -208,6 +208,11 @@ extension JobStore {
         try connection.queryFirst("PRAGMA data_version") { $0.int64(0) } ?? 0
     }
 
+    /// The random id of this database, fixed when it was created.
+    public func databaseID() throws -> String {
+        try connection.queryFirst("SELECT value FROM database_info WHERE name = 'database_id'") { $0.text(0) } ?? "unknown"
+    }
+
     /// Wake-up sockets of the live daemons on `host`.
     public func wakeSockets(host: String) throws -> [String] {
         try connection.query(

@@ -10,6 +10,8 @@ struct AttemptContext: Sendable {
     let logger: Logger
     let workerID: String
     let host: String
+    /// The database's random id, in container names and labels.
+    let databaseID: String
     let secrets: SecretResolver
     let resumeHook: any ResumeHook
     /// Called when an engine call failed in a way that says the engine itself is down.
@@ -26,10 +28,13 @@ enum ContainerLabels {
     static let worker = "berth.worker"
     static let host = "berth.host"
     static let queue = "berth.queue"
+    /// The database the job belongs to, so daemons of other databases on the
+    /// same host leave the container alone.
+    static let database = "berth.database"
 
-    /// The container name of an attempt; unique per job and attempt.
-    static func containerName(jobID: Int64, attempt: Int) -> String {
-        "berth-\(jobID)-\(attempt)"
+    /// The container name of an attempt; unique per database, job and attempt.
+    static func containerName(databaseID: String, jobID: Int64, attempt: Int) -> String {
+        "berth-\(databaseID)-\(jobID)-\(attempt)"
     }
 }
 

@@ -154,7 +154,7 @@ final class AttemptRunner: Sendable {
     }
 
     private func createAndStart() async -> StartResult {
-        let name = ContainerLabels.containerName(jobID: lease.jobID, attempt: lease.attempt)
+        let name = ContainerLabels.containerName(databaseID: context.databaseID, jobID: lease.jobID, attempt: lease.attempt)
         let preparation: AttemptPreparation
         let secrets: [String: String]
         do {
@@ -503,6 +503,7 @@ final class AttemptRunner: Sendable {
                 ContainerLabels.attempt: "\(lease.attempt)",
                 ContainerLabels.worker: context.workerID,
                 ContainerLabels.host: context.host,
+                ContainerLabels.database: context.databaseID,
                 ContainerLabels.queue: job.queue,
             ],
             environment: environment,
