@@ -31,11 +31,11 @@ final class AttemptRunner: Sendable {
     }
 
     let job: ClaimedJob
-    private let context: AttemptContext
-    private let settings: DaemonConfiguration.Queue
-    private let logger: Logger
-    private let workspace: Workspace
-    private let lifecycle: Mutex<AttemptLifecycle>
+    let context: AttemptContext
+    let settings: DaemonConfiguration.Queue
+    let logger: Logger
+    let workspace: Workspace
+    let lifecycle: Mutex<AttemptLifecycle>
     private let containerID = Mutex<String?>(nil)
     /// What the resume hook prepared for a fresh container; nil for an adopted one.
     private let preparation = Mutex<AttemptPreparation?>(nil)
@@ -71,7 +71,7 @@ final class AttemptRunner: Sendable {
         }
     }
 
-    private func perform(_ actions: [AttemptLifecycle.Action]) {
+    func perform(_ actions: [AttemptLifecycle.Action]) {
         for action in actions {
             switch action {
             case .recordIntentAndStop(let intent):
@@ -353,214 +353,5 @@ final class AttemptRunner: Sendable {
                 return
             }
         }
-    }
-
-    // MARK: Recording
-
-    private func record(exit: ContainerExit, pump: OutputPump, observer: any AttemptObserver, containerID id: String) async -> End {
-        perform(lifecycle.withLock { $0.handle(.exited) })
-
-        // The last batch, with every checkpoint file not captured yet, reaches
-        // the database before the result does.
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                pump.writePending(final: true)
-                continuation.resume()
-            }
-        }
-        if case StoreError.leaseLost? = pump.writeError {
-            logger.warning("lost the lease while storing output; another worker holds the job", [(.containerID, id)])
-            try? await context.engine.remove(id)
-            return .leaseLost
-        }
-
-        var exit = exit
-        if !exit.vanished {
-            if let inspection = try? await context.engine.inspect(id) {
-                exit.oomKilled = inspection.state.isOOMKilled
-                if exit.exitCode == nil { exit.exitCode = inspection.state.exitCode }
-            }
-        }
-
-        let intent = lifecycle.withLock { $0.intent }
-        let classified = AttemptOutcomeClassifier.classify(intent: intent, exit: exit)
-        switch observer.conclude(classified, intent: intent, exit: exit) {
-        case .finished(let result, let retryable):
-            return await finish(result, containerID: id, retryable: retryable)
-        case .waitingForInput(let result, let pendingInput):
-            return await finish(result, containerID: id, pendingInput: pendingInput)
-        }
-    }
-
-    /// Records `result` for an attempt whose container is gone or never ran,
-    /// removing `containerID` when there is one.
-    func finishWithoutRunning(_ result: AttemptResult, containerID: String?) async -> End {
-        await finish(result, containerID: containerID)
-    }
-
-    /// Records `result`, moves the job on by its retry policy and removes the container.
-    ///
-    /// `retryable` false buries a failure that the policy would retry, for an
-    /// adapter that knows the failure repeats. With `pendingInput` the job
-    /// waits for an operator's answer instead.
-    private func finish(
-        _ result: AttemptResult, containerID id: String?, retryable: Bool = true, pendingInput: String? = nil
-    ) async -> End {
-        let policy = job.spec.retry.applied(to: settings.retry.policy)
-        let attemptsUsed = job.attemptsUsed + (result.outcome.countsAsAttempt ? 1 : 0)
-        var decision = policy.decide(
-            outcome: result.outcome, exitCode: result.exitCode, attemptsUsed: attemptsUsed,
-            unitRandom: Double.random(in: 0..<1))
-        if !retryable, case .retry = decision {
-            decision = .bury(reason: "the adapter reports that this failure does not go away on a retry")
-        }
-
-        // A full disk or a long lock by another process passes; retry for a
-        // while before the lease, which then expires, hands the job to a rescue.
-        var delay = Duration.milliseconds(500)
-        for remainingTries in (0..<6).reversed() {
-            do {
-                try await context.database.run { [lease, decision] store in
-                    if let pendingInput {
-                        try store.pauseForInput(lease, result: result, pendingInput: pendingInput, now: Clock.nowMilliseconds())
-                    } else {
-                        try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
-                    }
-                }
-                break
-            } catch StoreError.leaseLost {
-                logger.warning("could not record the result; another worker holds the job")
-                if let id { try? await context.engine.remove(id) }
-                return .leaseLost
-            } catch {
-                logger.error("could not record the result", [(.error, "\(error)")])
-                if remainingTries == 0 {
-                    if let id { try? await context.engine.remove(id) }
-                    return .unrecorded
-                }
-                try? await Task.sleep(for: delay)
-                delay *= 2
-            }
-        }
-        if pendingInput != nil {
-            logger.info("job is waiting for an answer; berth answer queues it again", [(.reason, result.message ?? "")])
-        } else {
-            logFinish(result, decision: decision)
-        }
-        context.metrics.recordFinishedAttempt(queue: job.queue, outcome: result.outcome, decision: decision)
-
-        if let id {
-            _ = lifecycle.withLock { lifecycle -> [AttemptLifecycle.Action] in
-                lifecycle.phase == .exited ? lifecycle.handle(.recorded) : []
-            }
-            do {
-                try await context.engine.remove(id)
-            } catch {
-                // The orphan sweep removes it later.
-                logger.warning("could not remove the container", [(.containerID, id), (.error, "\(error)")])
-            }
-        }
-        return .finished(result.outcome)
-    }
-
-    private func logFinish(_ result: AttemptResult, decision: RetryDecision) {
-        var fields: [(LogField, String)] = [(.reason, result.message ?? result.outcome.rawValue)]
-        if let code = result.exitCode { fields.append((.exitCode, "\(code)")) }
-        switch decision {
-        case .succeed:
-            logger.info("job succeeded")
-        case .retry(let delay):
-            logger.info("attempt \(result.outcome.rawValue); retry scheduled in \(delay)", fields)
-        case .bury(let reason):
-            logger.warning("job is dead: \(reason)", fields)
-        case .cancel:
-            logger.info("job cancelled", fields)
-        case .requeue:
-            logger.info("attempt interrupted by the daemon; job queued again without using an attempt", fields)
-        }
-    }
-
-    // MARK: Container settings
-
-    /// The job's limits with the queue's defaults filled in.
-    var effectiveLimits: (memory: ByteSize, cpus: Double, pids: Int, timeout: TimeSpan, workspaceDisk: ByteSize, maxOutputBytes: ByteSize) {
-        let limits = job.spec.limits
-        return (limits.memory ?? settings.memory, limits.cpus ?? settings.cpus, limits.pids ?? settings.pids,
-                limits.timeout ?? settings.timeout, limits.workspaceDisk ?? settings.workspaceDisk,
-                limits.maxOutputBytes ?? settings.maxOutputBytes)
-    }
-
-    private func makeRunSpec(name: String, preparation: AttemptPreparation) -> ContainerRunSpec {
-        let limits = effectiveLimits
-        var environment = job.spec.env
-        environment.merge(preparation.environment) { _, fromDaemon in fromDaemon }
-        return ContainerRunSpec(
-            name: name,
-            image: job.spec.image,
-            command: preparation.command ?? job.spec.command,
-            labels: [
-                ContainerLabels.job: "\(lease.jobID)",
-                ContainerLabels.attempt: "\(lease.attempt)",
-                ContainerLabels.worker: context.workerID,
-                ContainerLabels.host: context.host,
-                ContainerLabels.database: context.databaseID,
-                ContainerLabels.queue: job.queue,
-            ],
-            environment: environment,
-            user: settings.user,
-            network: settings.network,
-            readOnlyRootFilesystem: settings.readOnlyRoot,
-            tmpfsSize: settings.tmpfsSize,
-            memory: limits.memory,
-            cpus: limits.cpus,
-            pidsLimit: limits.pids,
-            ulimits: [
-                ContainerUlimit(.nofile, soft: Int64(settings.nofile), hard: Int64(settings.nofile)),
-                Self.processCountUlimit,
-            ],
-            workspace: workspace.path,
-            pullPolicy: ImagePullPolicy(rawValue: context.configuration.engine.pullPolicy.rawValue) ?? .missing,
-            extraFlags: context.configuration.engine.extraRunFlags + preparation.readOnlyMounts.compactMap(\.engineFlag))
-    }
-
-    /// RLIMIT_NPROC counts every process of a user id on the whole host, so it
-    /// cannot bound one container; the pids limit does that. Podman, running
-    /// as root, would otherwise ask for 1048576, which runc may not be allowed
-    /// to set. The value here is the daemon's own hard limit, capped at
-    /// `kernel.pid_max` because no host can run more processes than that and
-    /// podman keeps its own limit at or below it.
-    static let processCountUlimit: ContainerUlimit = {
-        var limit = rlimit()
-        getrlimit(__rlimit_resource_t(__RLIMIT_NPROC.rawValue), &limit)
-        var value = limit.rlim_max == rlim_t.max ? Int64.max : Int64(limit.rlim_max)
-        if let text = try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8),
-           let pidMax = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            value = min(value, pidMax)
-        }
-        return ContainerUlimit(.nproc, soft: value, hard: value)
-    }()
-
-    private func runSettingsJSON(_ spec: ContainerRunSpec) -> String {
-        let limits = effectiveLimits
-        let settings: [String: String] = [
-            "network": spec.network,
-            "user": spec.user ?? "",
-            "readOnlyRoot": "\(spec.readOnlyRootFilesystem)",
-            "tmpfs": spec.tmpfsSize?.description ?? "none",
-            "memory": limits.memory.description,
-            "memorySwap": limits.memory.description,
-            "cpus": "\(limits.cpus)",
-            "pids": "\(limits.pids)",
-            "nofile": "\(self.settings.nofile)",
-            "timeout": limits.timeout.description,
-            "workspaceDisk": limits.workspaceDisk.description,
-            "maxOutputBytes": limits.maxOutputBytes.description,
-            "capDrop": "ALL",
-            "noNewPrivileges": "true",
-            "init": "true",
-            "extraRunFlags": spec.extraFlags.joined(separator: " "),
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -1,0 +1,131 @@
+import BerthCore
+import BerthEngine
+import BerthStore
+import Foundation
+
+// Recording how an attempt ended and moving the job on by its retry policy.
+
+extension AttemptRunner {
+    func record(exit: ContainerExit, pump: OutputPump, observer: any AttemptObserver, containerID id: String) async -> End {
+        perform(lifecycle.withLock { $0.handle(.exited) })
+
+        // The last batch, with every checkpoint file not captured yet, reaches
+        // the database before the result does.
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                pump.writePending(final: true)
+                continuation.resume()
+            }
+        }
+        if case StoreError.leaseLost? = pump.writeError {
+            logger.warning("lost the lease while storing output; another worker holds the job", [(.containerID, id)])
+            try? await context.engine.remove(id)
+            return .leaseLost
+        }
+
+        var exit = exit
+        if !exit.vanished {
+            if let inspection = try? await context.engine.inspect(id) {
+                exit.oomKilled = inspection.state.isOOMKilled
+                if exit.exitCode == nil { exit.exitCode = inspection.state.exitCode }
+            }
+        }
+
+        let intent = lifecycle.withLock { $0.intent }
+        let classified = AttemptOutcomeClassifier.classify(intent: intent, exit: exit)
+        switch observer.conclude(classified, intent: intent, exit: exit) {
+        case .finished(let result, let retryable):
+            return await finish(result, containerID: id, retryable: retryable)
+        case .waitingForInput(let result, let pendingInput):
+            return await finish(result, containerID: id, pendingInput: pendingInput)
+        }
+    }
+
+    /// Records `result` for an attempt whose container is gone or never ran,
+    /// removing `containerID` when there is one.
+    func finishWithoutRunning(_ result: AttemptResult, containerID: String?) async -> End {
+        await finish(result, containerID: containerID)
+    }
+
+    /// Records `result`, moves the job on by its retry policy and removes the container.
+    ///
+    /// `retryable` false buries a failure that the policy would retry, for an
+    /// adapter that knows the failure repeats. With `pendingInput` the job
+    /// waits for an operator's answer instead.
+    func finish(
+        _ result: AttemptResult, containerID id: String?, retryable: Bool = true, pendingInput: String? = nil
+    ) async -> End {
+        let policy = job.spec.retry.applied(to: settings.retry.policy)
+        let attemptsUsed = job.attemptsUsed + (result.outcome.countsAsAttempt ? 1 : 0)
+        var decision = policy.decide(
+            outcome: result.outcome, exitCode: result.exitCode, attemptsUsed: attemptsUsed,
+            unitRandom: Double.random(in: 0..<1))
+        if !retryable, case .retry = decision {
+            decision = .bury(reason: "the adapter reports that this failure does not go away on a retry")
+        }
+
+        // A full disk or a long lock by another process passes; retry for a
+        // while before the lease, which then expires, hands the job to a rescue.
+        var delay = Duration.milliseconds(500)
+        for remainingTries in (0..<6).reversed() {
+            do {
+                try await context.database.run { [lease, decision] store in
+                    if let pendingInput {
+                        try store.pauseForInput(lease, result: result, pendingInput: pendingInput, now: Clock.nowMilliseconds())
+                    } else {
+                        try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
+                    }
+                }
+                break
+            } catch StoreError.leaseLost {
+                logger.warning("could not record the result; another worker holds the job")
+                if let id { try? await context.engine.remove(id) }
+                return .leaseLost
+            } catch {
+                logger.error("could not record the result", [(.error, "\(error)")])
+                if remainingTries == 0 {
+                    if let id { try? await context.engine.remove(id) }
+                    return .unrecorded
+                }
+                try? await Task.sleep(for: delay)
+                delay *= 2
+            }
+        }
+        if pendingInput != nil {
+            logger.info("job is waiting for an answer; berth answer queues it again", [(.reason, result.message ?? "")])
+        } else {
+            logFinish(result, decision: decision)
+        }
+        context.metrics.recordFinishedAttempt(queue: job.queue, outcome: result.outcome, decision: decision)
+
+        if let id {
+            _ = lifecycle.withLock { lifecycle -> [AttemptLifecycle.Action] in
+                lifecycle.phase == .exited ? lifecycle.handle(.recorded) : []
+            }
+            do {
+                try await context.engine.remove(id)
+            } catch {
+                // The orphan sweep removes it later.
+                logger.warning("could not remove the container", [(.containerID, id), (.error, "\(error)")])
+            }
+        }
+        return .finished(result.outcome)
+    }
+
+    func logFinish(_ result: AttemptResult, decision: RetryDecision) {
+        var fields: [(LogField, String)] = [(.reason, result.message ?? result.outcome.rawValue)]
+        if let code = result.exitCode { fields.append((.exitCode, "\(code)")) }
+        switch decision {
+        case .succeed:
+            logger.info("job succeeded")
+        case .retry(let delay):
+            logger.info("attempt \(result.outcome.rawValue); retry scheduled in \(delay)", fields)
+        case .bury(let reason):
+            logger.warning("job is dead: \(reason)", fields)
+        case .cancel:
+            logger.info("job cancelled", fields)
+        case .requeue:
+            logger.info("attempt interrupted by the daemon; job queued again without using an attempt", fields)
+        }
+    }
+}
