@@ -23,20 +23,20 @@ public actor Daemon {
     let databaseID: String
     let notifier: ServiceNotifier
     let metrics = DaemonMetrics()
-    private let environment: [String: String]
-    private let wake = WakeSignal()
-    private let errorLimiter = RepeatedErrorLimiter(interval: .seconds(60))
-    private var wakeSocket: WakeSocket?
+    let environment: [String: String]
+    let wake = WakeSignal()
+    let errorLimiter = RepeatedErrorLimiter(interval: .seconds(60))
+    var wakeSocket: WakeSocket?
 
-    private var runners: [Int64: AttemptRunner] = [:]
-    private var shutdown: ShutdownLifecycle
-    private var engineHealthy = true
-    private var nextHeartbeat = ContinuousClock.now
-    private var nextMetricsWrite = ContinuousClock.now
-    private var nextOrphanSweep = ContinuousClock.now
+    var runners: [Int64: AttemptRunner] = [:]
+    var shutdown: ShutdownLifecycle
+    var engineHealthy = true
+    var nextHeartbeat = ContinuousClock.now
+    var nextMetricsWrite = ContinuousClock.now
+    var nextOrphanSweep = ContinuousClock.now
     /// Orphaned containers and when they were first seen, removed after a grace period.
-    private var orphansFirstSeen: [String: ContinuousClock.Instant] = [:]
-    private var queueRotation = 0
+    var orphansFirstSeen: [String: ContinuousClock.Instant] = [:]
+    var queueRotation = 0
 
     /// Opens the database and finds the engine; throws when either is unusable.
     public init(configuration: DaemonConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -140,7 +140,7 @@ public actor Daemon {
         return 0
     }
 
-    private func register() async throws {
+    func register() async throws {
         let socketPath = configuration.directories.runtime + "/wake-\(workerID).sock"
         do {
             let socket = try WakeSocket(path: socketPath)
@@ -156,7 +156,7 @@ public actor Daemon {
         try await database.run { store in try store.registerWorker(worker) }
     }
 
-    private func stop() async {
+    func stop() async {
         wakeSocket?.close()
         do {
             try await database.run { [workerID] store in try store.recordWorkerStopped(id: workerID, now: Clock.nowMilliseconds()) }
@@ -171,7 +171,7 @@ public actor Daemon {
 
     /// Checks the engine until it answers, because reconciliation and
     /// readiness need it; a signal ends the wait.
-    private func waitForEngine() async {
+    func waitForEngine() async {
         await checkEngine()
         while !engineHealthy, shutdown.isAcceptingWork {
             notifier.watchdog()
@@ -182,7 +182,7 @@ public actor Daemon {
 
     /// Warns when one hanging engine call can outlast the systemd watchdog,
     /// which would then restart a daemon whose only trouble is the engine.
-    private func warnAboutWatchdog() {
+    func warnAboutWatchdog() {
         guard let watchdog = notifier.watchdogInterval else { return }
         let callTimeout = Duration.milliseconds(configuration.engine.callTimeout.milliseconds)
         if callTimeout * 2 > watchdog {
@@ -201,275 +201,7 @@ public actor Daemon {
         return parts.joined(separator: ", ")
     }
 
-    private func statusChanged() {
+    func statusChanged() {
         notifier.status(statusLine())
-    }
-
-    // MARK: Claiming
-
-    /// Claims jobs while the global and per-queue limits allow.
-    private func claimWhileCapacity() async {
-        var candidates = claimCandidates()
-        while runners.count < configuration.concurrency, !candidates.isEmpty {
-            queueRotation = (queueRotation + 1) % candidates.count
-            let candidate = candidates[queueRotation]
-            let claimed: ClaimedJob?
-            do {
-                claimed = try await database.run { [workerID, configuration, listed = Array(configuration.queues.keys)] store in
-                    try store.claim(
-                        queue: candidate, excludingQueues: candidate == nil ? listed : [], worker: workerID,
-                        leaseDuration: configuration.leaseDuration, now: Clock.nowMilliseconds())
-                }
-            } catch {
-                reportError("claim", error)
-                return
-            }
-            guard let claimed else {
-                candidates.remove(at: queueRotation)
-                continue
-            }
-            errorLimiter.reset("claim")
-            start(AttemptRunner(job: claimed, context: makeAttemptContext()), .fresh)
-            candidates = claimCandidates()
-        }
-    }
-
-    /// Queues with free capacity: listed queue names, and nil for every queue
-    /// that is not listed, which shares `defaultQueue`'s limit.
-    private func claimCandidates() -> [String?] {
-        var running: [String: Int] = [:]
-        var unlistedRunning = 0
-        for runner in runners.values {
-            if configuration.queues[runner.job.queue] != nil {
-                running[runner.job.queue, default: 0] += 1
-            } else {
-                unlistedRunning += 1
-            }
-        }
-        var candidates: [String?] = configuration.queues.keys.sorted()
-            .filter { running[$0, default: 0] < configuration.queues[$0]!.concurrency }
-        if unlistedRunning < configuration.defaultQueue.concurrency {
-            candidates.append(nil)
-        }
-        return candidates
-    }
-
-    private func start(_ runner: AttemptRunner, _ start: AttemptRunner.Start) {
-        metrics.recordClaim(queue: runner.job.queue)
-        logger.info("claimed job", [(.jobID, "\(runner.lease.jobID)"), (.attempt, "\(runner.lease.attempt)"), (.queue, runner.job.queue)])
-        adoptFinished(runner) { await runner.run(start) }
-    }
-
-    /// Tracks `runner` until `body` returns, so it counts against the limits.
-    func adoptFinished(_ runner: AttemptRunner, _ body: @escaping @Sendable () async -> AttemptRunner.End) {
-        runners[runner.lease.jobID] = runner
-        statusChanged()
-        Task {
-            let end = await body()
-            self.attemptEnded(runner, end: end)
-        }
-    }
-
-    func runnerFor(jobID: Int64) -> AttemptRunner? {
-        runners[jobID]
-    }
-
-    func orphanFirstSeen(_ containerID: String) -> ContinuousClock.Instant {
-        if let seen = orphansFirstSeen[containerID] { return seen }
-        let now = ContinuousClock.now
-        orphansFirstSeen[containerID] = now
-        return now
-    }
-
-    func forgetOrphans(except seen: Set<String>) {
-        orphansFirstSeen = orphansFirstSeen.filter { seen.contains($0.key) }
-    }
-
-    private func attemptEnded(_ runner: AttemptRunner, end: AttemptRunner.End) {
-        if runners[runner.lease.jobID] === runner {
-            runners[runner.lease.jobID] = nil
-        }
-        statusChanged()
-        wake.signal()
-    }
-
-    // MARK: Heartbeats and leases
-
-    private func heartbeat() async {
-        let leases = runners.values.map(\.lease)
-        let leaseDuration = configuration.leaseDuration
-        let results: [(Lease, Result<Bool, any Error>)]
-        do {
-            results = try await database.run { [workerID] store in
-                let now = Clock.nowMilliseconds()
-                try store.recordWorkerHeartbeat(id: workerID, now: now)
-                return leases.map { lease in
-                    (lease, Result { try store.renewLease(lease, leaseDuration: leaseDuration, now: now) })
-                }
-            }
-        } catch {
-            reportError("heartbeat", error)
-            return
-        }
-        metrics.recordHeartbeat(now: Clock.nowMilliseconds())
-
-        for (lease, result) in results {
-            guard let runner = runners[lease.jobID], runner.lease == lease else { continue }
-            switch result {
-            case .success(true):
-                logger.info("cancel requested; stopping the job", [(.jobID, "\(lease.jobID)"), (.attempt, "\(lease.attempt)")])
-                runner.requestStop(.cancel)
-            case .success(false):
-                break
-            case .failure(StoreError.leaseLost):
-                logger.warning("lost the lease; stopping the container", [(.jobID, "\(lease.jobID)"), (.attempt, "\(lease.attempt)")])
-                runner.requestStop(.leaseLost)
-            case .failure(let error):
-                reportError("lease renewal", error)
-            }
-        }
-
-        await rescueExpiredLeases()
-        if ContinuousClock.now >= nextOrphanSweep {
-            await sweepOrphanedContainers()
-            nextOrphanSweep = ContinuousClock.now + .seconds(60)
-        }
-    }
-
-    /// Stops running jobs that an operator cancelled. `berth cancel` wakes
-    /// daemons on its host, so they act at once; the heartbeat catches the rest.
-    private func stopCancelledJobs() async {
-        guard !runners.isEmpty else { return }
-        let requests: [Lease]
-        do {
-            requests = try await database.run { [workerID] store in try store.cancelRequests(owner: workerID) }
-        } catch {
-            reportError("cancel check", error)
-            return
-        }
-        for lease in requests {
-            guard let runner = runners[lease.jobID], runner.lease == lease else { continue }
-            runner.requestStop(.cancel)
-        }
-    }
-
-    /// Finishes attempts whose worker stopped renewing its lease, as lost
-    /// attempts under the job's retry policy.
-    private func rescueExpiredLeases() async {
-        let expired: [(lease: Lease, queue: String, spec: JobSpec, attemptsUsed: Int)]
-        do {
-            expired = try await database.run { store in try store.expiredLeases(now: Clock.nowMilliseconds()) }
-        } catch {
-            reportError("rescue", error)
-            return
-        }
-        for job in expired where runners[job.lease.jobID] == nil {
-            let settings = configuration.settings(forQueue: job.queue)
-            let policy = job.spec.retry.applied(to: settings.retry.policy)
-            let result = AttemptResult(outcome: .lost, message: "worker \(job.lease.owner) stopped renewing its lease")
-            let decision = policy.decide(outcome: .lost, exitCode: nil, attemptsUsed: job.attemptsUsed + 1, unitRandom: Double.random(in: 0..<1))
-            do {
-                try await database.run { store in
-                    try store.rescueExpiredLease(job.lease, result: result, decision: decision, now: Clock.nowMilliseconds())
-                }
-                metrics.recordFinishedAttempt(queue: job.queue, outcome: .lost, decision: decision)
-                logger.warning("rescued job from a worker whose lease expired", [
-                    (.jobID, "\(job.lease.jobID)"), (.attempt, "\(job.lease.attempt)"), (.workerID, job.lease.owner),
-                ])
-            } catch StoreError.leaseLost {
-                continue
-            } catch {
-                reportError("rescue", error)
-            }
-        }
-    }
-
-    // MARK: Engine health
-
-    private func engineFailed(_ error: ContainerEngineError) {
-        metrics.recordEngineError()
-        if engineHealthy {
-            markEngineUnhealthy(error)
-            statusChanged()
-        }
-    }
-
-    /// Logs that the engine is unhealthy and starts the interval after which
-    /// an engine that still fails is logged again.
-    private func markEngineUnhealthy(_ error: any Error) {
-        engineHealthy = false
-        errorLimiter.reset("engine")
-        _ = errorLimiter.shouldLog("engine")
-        logger.error("container engine is unhealthy; claiming stops until it answers", [(.error, "\(error)")])
-    }
-
-    private func checkEngine() async {
-        do {
-            try await engine.ping()
-            if !engineHealthy {
-                logger.info("container engine answers again; claiming resumes")
-                errorLimiter.reset("engine")
-            }
-            engineHealthy = true
-        } catch {
-            metrics.recordEngineError()
-            if engineHealthy {
-                markEngineUnhealthy(error)
-            } else if let suppressed = errorLimiter.shouldLog("engine") {
-                // The suppressed checks and this one.
-                logger.error("container engine is still unhealthy (\(suppressed + 1) failed checks since the last report)", [(.error, "\(error)")])
-            }
-        }
-        statusChanged()
-    }
-
-    private func reportError(_ operation: String, _ error: any Error) {
-        if let suppressed = errorLimiter.shouldLog(operation) {
-            let repeats = suppressed > 0 ? " (\(suppressed) more since the last report)" : ""
-            logger.error("\(operation) failed\(repeats)", [(.error, "\(error)")])
-        }
-    }
-
-    // MARK: Shutdown
-
-    /// Called for SIGTERM and SIGINT.
-    public func signalReceived() {
-        let action = shutdown.signalReceived()
-        switch action {
-        case .drain:
-            logger.info("shutting down: draining running jobs", [(.workerID, workerID)])
-            notifier.stopping(status: statusLine())
-            for runner in runners.values {
-                runner.requestStop(.drain)
-            }
-            scheduleDeadline()
-        case .detach:
-            logger.info("shutting down: detaching from running containers", [(.workerID, workerID)])
-            notifier.stopping(status: statusLine())
-            for runner in runners.values {
-                runner.requestDetach()
-            }
-            scheduleDeadline()
-        case .exitNow:
-            logger.warning("second signal: exiting now; running containers are adopted or rescued later")
-        case .none:
-            break
-        }
-        wake.signal()
-    }
-
-    private func scheduleDeadline() {
-        let deadline = Duration.milliseconds(configuration.shutdown.deadline.milliseconds)
-        Task {
-            try? await Task.sleep(for: deadline)
-            self.deadlinePassed()
-        }
-    }
-
-    private func deadlinePassed() {
-        if shutdown.deadlinePassed() == .exitNow {
-            logger.warning("shutdown deadline passed; exiting with \(runners.count) attempts unfinished")
-            wake.signal()
-        }
     }
 }
