@@ -44,8 +44,9 @@ struct CrashHarness {
     var generator: SeededGenerator
     private(set) var jobs: [PlannedJob] = []
     private(set) var kills = 0
-    /// Wall-clock times (ms) at which the harness also killed every container, as a host crash would.
-    private(set) var containerKills: [Int64] = []
+    /// The moments (wall clock, ms) at which the harness also killed every
+    /// container, and whether it removed them too, so that their logs were gone.
+    private(set) var containerKills: [(at: Int64, removed: Bool)] = []
     /// Jobs to cancel, each with the kill after which the cancel is sent.
     private var pendingCancels: [(id: Int64, afterKill: Int)] = []
     private var daemon: FaultDaemon?
@@ -137,7 +138,7 @@ struct CrashHarness {
     }
 
     private mutating func killContainers(remove: Bool) async throws {
-        containerKills.append(Clock.nowMilliseconds())
+        containerKills.append((Clock.nowMilliseconds(), remove))
         let containers = try await sandbox.containers()
         guard !containers.isEmpty else { return }
         let arguments = remove ? ["rm", "-f", "-t", "0"] + containers : ["kill", "--signal", "KILL"] + containers

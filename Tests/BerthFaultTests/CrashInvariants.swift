@@ -11,6 +11,7 @@ extension CrashHarness {
         }
 
         let integrity = try await sandbox.sql("PRAGMA integrity_check;")
+        print("crash consistency: container kills at \(containerKills)")
         #expect(integrity.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(integrity); \(replay)")
         let foreignKeys = try await sandbox.sql("PRAGMA foreign_key_check;")
         #expect(foreignKeys.standardOutput.isEmpty, "\(foreignKeys); \(replay)")
@@ -23,7 +24,7 @@ extension CrashHarness {
         let attempts = try store.attempts(jobID: planned.id)
         let events = try store.events(jobID: planned.id, limit: 1_000_000)
         let checkpoints = try store.checkpoints(jobID: planned.id)
-        let context = "job \(planned.id) (\(planned.kind.rawValue), \(planned.actions.prefix(4).joined(separator: " "))); \(replay)"
+        let context = "job \(planned.id) (\(planned.kind.rawValue), \(planned.actions.prefix(4).joined(separator: " ")), attempts \(describe(attempts))); \(replay)"
 
         #expect(job.state == planned.expectedState, "state \(job.state.rawValue), attempts \(describe(attempts)); \(context)")
         #expect(attempts.map(\.attempt) == Array(1...max(attempts.count, 1)).prefix(attempts.count).map { $0 }, "attempt numbers; \(context)")
@@ -45,11 +46,15 @@ extension CrashHarness {
         }
         #expect(attempts.filter { $0.outcome == .succeeded }.count <= 1, "more than one attempt succeeded; \(context)")
 
-        var previous: [EventRecord] = []
+        var earlierEvents: [EventRecord] = []
+        var containerRemoved = false
         for attempt in attempts {
             let own = events.filter { $0.attempt == attempt.attempt }
-            checkOutput(planned, attempt: attempt, events: own, earlier: previous, checkpoints: checkpoints, context: context)
-            previous += own
+            checkOutput(
+                planned, attempt: attempt, afterRemoval: containerRemoved, events: own, earlier: earlierEvents,
+                checkpoints: checkpoints, context: context)
+            earlierEvents += own
+            containerRemoved = containerRemoved || killedContainer(during: attempt) == true
         }
         if job.state == .succeeded {
             let done = events.last { $0.type == "done" }
@@ -59,7 +64,7 @@ extension CrashHarness {
 
     /// Checks one attempt's stored events against what berth-step-job printed and where it resumed.
     private func checkOutput(
-        _ planned: PlannedJob, attempt: AttemptRecord, events: [EventRecord], earlier: [EventRecord],
+        _ planned: PlannedJob, attempt: AttemptRecord, afterRemoval: Bool, events: [EventRecord], earlier: [EventRecord],
         checkpoints: [CheckpointRecord], context: String
     ) {
         let scope = "attempt \(attempt.attempt) (\(attempt.outcome?.rawValue ?? "unfinished"), exit \(attempt.exitCode.map(String.init) ?? "none")); \(context)"
@@ -83,7 +88,7 @@ extension CrashHarness {
             #expect(printed.last.map { $0.contains(#""type":"checkpoint""#) } == true, "exit 1 without a planned failure; \(scope)")
         case .failed, .lost:
             // Only the harness's container kills, or a daemon kill between claim and create, end an attempt this way.
-            let killedWhileRunning = containerKills.contains { $0 >= attempt.claimedAt && $0 <= (attempt.finishedAt ?? Int64.max) }
+            let killedWhileRunning = killedContainer(during: attempt) != nil
             #expect(killedWhileRunning || attempt.containerID == nil || attempt.outcome == .lost, "\(attempt.outcome!.rawValue) without a container kill; \(scope)")
         default:
             break
@@ -91,11 +96,14 @@ extension CrashHarness {
 
         // The resume: the newest checkpoint stored before the attempt started,
         // no older than the last one the job announced, and no newer than its last step.
+        // Lines that the job printed while the daemon was down live only in the
+        // container's log, so a removed container takes them along, and the
+        // resume may then start past the last step stored.
         let earlierSteps = earlier.filter { $0.type == "step" }.compactMap { Self.integer("n", in: $0.payload) }
         let announced = earlier.filter { $0.type == "checkpoint" }.compactMap { Self.checkpointStep(in: $0.payload) }
         guard !events.isEmpty else { return }
         #expect(resumedStep >= (announced.max() ?? 0), "resumed from step \(resumedStep) though step \(announced.max() ?? 0) was checkpointed; \(scope)")
-        #expect(resumedStep <= (earlierSteps.max() ?? 0), "resumed from step \(resumedStep), past the last step run, \(earlierSteps.max() ?? 0); \(scope)")
+        #expect(afterRemoval || resumedStep <= (earlierSteps.max() ?? 0), "resumed from step \(resumedStep), past the last step run, \(earlierSteps.max() ?? 0); \(scope)")
         guard resumedStep > 0 else {
             #expect(attempt.resumedFrom == nil, "resumedFrom set but the job started from step 1; \(scope)")
             return
@@ -107,6 +115,14 @@ extension CrashHarness {
                 .compactMap { PlannedJob.step(ofCheckpoint: $0.name) }.max()
             #expect(newest == resumedStep, "resumed from step \(resumedStep) but the newest stored checkpoint was step \(String(describing: newest)); \(scope)")
         }
+    }
+
+    /// Returns whether the harness killed the containers while `attempt` ran
+    /// (true when it removed them too), or nil when it did not.
+    func killedContainer(during attempt: AttemptRecord) -> Bool? {
+        let finished = attempt.finishedAt ?? Int64.max
+        let kills = containerKills.filter { $0.at >= attempt.claimedAt && $0.at <= finished }
+        return kills.isEmpty ? nil : kills.contains { $0.removed }
     }
 
     /// Returns the integer field `key` of a flat JSON object line.
@@ -121,7 +137,10 @@ extension CrashHarness {
         return (object?["name"] as? String).flatMap(PlannedJob.step(ofCheckpoint:))
     }
 
+    /// Returns "attempt:outcome/exit code@claimed..finished" for each attempt, for failure messages.
     private func describe(_ attempts: [AttemptRecord]) -> String {
-        attempts.map { "\($0.attempt):\($0.outcome?.rawValue ?? "-")/\($0.exitCode.map(String.init) ?? "-")" }.joined(separator: " ")
+        attempts.map {
+            "\($0.attempt):\($0.outcome?.rawValue ?? "-")/\($0.exitCode.map(String.init) ?? "-")@\($0.claimedAt)..\($0.finishedAt.map(String.init) ?? "-") \($0.message ?? "")"
+        }.joined(separator: ", ")
     }
 }
