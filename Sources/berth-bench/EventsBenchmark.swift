@@ -35,11 +35,15 @@ enum EventsBenchmark {
         var lost = 0
         let daemon = try DaemonHarness(bench: bench, name: "events", concurrency: 1)
         defer { daemon.stop() }
+        var cpuPerEvent = Samples()
         for _ in 1...repetitions {
+            let cpuBefore = Machine.cpuSeconds(pid: daemon.pid) ?? 0
             let ids = try daemon.submit(specLines: [bench.specLine(command)])
             try daemon.wait(ids)
             let (rate, missing) = try ingestionRate(daemon: daemon, jobID: ids[0], expected: lines)
             lost += missing
+            let cpu = (Machine.cpuSeconds(pid: daemon.pid) ?? 0) - cpuBefore
+            cpuPerEvent.append(cpu / Double(lines - missing) * 1e6)
 
             let reference = directory + "/reference.db"
             try bench.createReferenceDatabase(reference, schema: schema)
@@ -51,8 +55,11 @@ enum EventsBenchmark {
         }
         comparison.report(
             target: ">= 300000 events/s, every line stored", met: comparison.product.median >= 300_000 && lost == 0,
-            extra: "\(lost) lines lost in all repetitions")
+            extra: "\(lost) lines lost in all repetitions, daemon CPU median \(format(cpuPerEvent.median)) µs per stored event")
         daemon.stop()
+
+        let engineRate = try engineLogRate(bench, command: command, lines: lines)
+        print("engine alone: `podman logs` of the same output, read after the container exited: \(format(engineRate)) lines/s")
 
         try measurePeakMemory(bench, streamLines: streamLines)
         bench.printFooter()
@@ -69,6 +76,21 @@ enum EventsBenchmark {
         }
         reportLoss(stored: Int(fields[0]), printed: expected)
         return (fields[0] / max(0.001, (fields[2] - fields[1]) / 1000), expected - Int(fields[0]))
+    }
+
+    /// Runs the job's command in a plain container and times `podman logs`
+    /// after it exited: the rate at which the engine hands out the lines.
+    static func engineLogRate(_ bench: Bench, command: [String], lines: Int) throws -> Double {
+        let container = try Subprocess.output([bench.podman, "run", "--detach", "--network", "none", bench.image] + command)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { try? Subprocess.timed([bench.podman, "rm", "--force", container]) }
+        try Subprocess.timed([bench.podman, "wait", container])
+        let output = Subprocess.temporaryFile("logs")
+        defer { unlink(output) }
+        let seconds = try Subprocess.timed([bench.podman, "logs", container], standardOutput: output)
+        let count = (try? Data(contentsOf: URL(fileURLWithPath: output)))?.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) } ?? 0
+        guard count == lines else { throw BenchError("podman logs printed \(count) of \(lines) lines") }
+        return Double(lines) / seconds
     }
 
     /// Prints how many lines the job printed that are missing from the database.

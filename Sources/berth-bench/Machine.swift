@@ -29,6 +29,17 @@ enum Machine {
         return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
+    /// CPU time a process has used so far, user and system, in seconds.
+    static func cpuSeconds(pid: pid_t) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = text.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: afterName)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// Resident memory of a process in bytes: the current value and the peak (VmHWM).
     static func residentMemory(pid: pid_t) -> (current: Double, peak: Double)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
