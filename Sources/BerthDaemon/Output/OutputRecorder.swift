@@ -67,10 +67,18 @@ struct OutputRecorder {
 
         var type: String? = nil
         var isJSON = false
-        if stream == .stdout, !truncated, Self.looksLikeObject(text),
-           let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
-            isJSON = true
-            type = object["type"] as? String
+        if stream == .stdout, !truncated, Self.looksLikeObject(text) {
+            if let object = JSONObjectScanner.scan(text) {
+                assert(
+                    (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]).map { $0["type"] as? String }
+                        == .some(object.type),
+                    "JSONObjectScanner and JSONSerialization disagree on \(text)")
+                isJSON = true
+                type = object.type
+            } else if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+                isJSON = true
+                type = object["type"] as? String
+            }
         }
         pending.append(StoredLine(stream: stream, sequence: sequence, at: now, type: type, isJSON: isJSON, truncated: truncated, text: text))
         pendingBytes += Int(size)
