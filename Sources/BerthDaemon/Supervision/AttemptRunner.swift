@@ -219,13 +219,31 @@ final class AttemptRunner: Sendable {
     /// puts the job back without using an attempt; anything else (a missing
     /// image, a command that cannot run) is a start failure.
     private func finishAfterEngineFailure(_ error: any Error, operation: String, containerID: String?) async -> End {
-        if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
+        if let engineError = await engineFault(behind: error) {
             context.reportEngineFailure(engineError)
             if let containerID { try? await context.engine.remove(containerID) }
             return await finish(AttemptResult(outcome: .interrupted, message: "the engine failed during \(operation): \(engineError)"), containerID: nil)
         }
         logger.error("container could not start", [(.error, "\(error)")])
         return await finish(AttemptResult(outcome: .startFailed, message: "\(operation) failed: \(error)"), containerID: containerID)
+    }
+
+    /// Returns the engine's own failure behind `error`: the error itself when it
+    /// means the engine is down, or the failed health check of an engine that
+    /// fails or prints garbage on every call. Returns nil when the engine
+    /// answers, so the job itself cannot start.
+    private func engineFault(behind error: any Error) async -> ContainerEngineError? {
+        if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
+            return engineError
+        }
+        do {
+            try await context.engine.ping()
+            return nil
+        } catch let pingError as ContainerEngineError {
+            return pingError
+        } catch {
+            return nil
+        }
     }
 
     struct SupervisionResult: Sendable {
