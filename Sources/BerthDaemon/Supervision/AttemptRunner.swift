@@ -230,8 +230,10 @@ final class AttemptRunner: Sendable {
 
     /// Returns the engine's own failure behind `error`: the error itself when it
     /// means the engine is down, or the failed health check of an engine that
-    /// fails or prints garbage on every call. Returns nil when the engine
-    /// answers, so the job itself cannot start.
+    /// fails every call. Returns nil when the engine answers, so the job itself
+    /// cannot start.
+    /// NOTE: the health check ignores what `info` prints, so an engine that
+    /// exits 0 with garbage still passes and its jobs end as start_failed.
     private func engineFault(behind error: any Error) async -> ContainerEngineError? {
         if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
             return engineError
