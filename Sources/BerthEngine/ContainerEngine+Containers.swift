@@ -32,7 +32,16 @@ extension ContainerEngine {
     /// Checks that the engine works: its storage and runtime for podman, its daemon for docker.
     public func ping() async throws {
         let format = kind == .podman ? "--format={{.Host.OCIRuntime.Name}}" : "--format={{.ServerVersion}}"
-        _ = try await execute("info", ["info", format])
+        let result = try await execute("info", ["info", format])
+
+        // A runtime name such as runc, or a version such as 28.2.2. An engine
+        // that exits 0 with anything else is not working either.
+        let answer = result.standardOutput.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let isToken = !answer.isEmpty && answer.count <= 64
+            && answer.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._+-".unicodeScalars.contains($0)) }
+        guard isToken else {
+            throw ContainerEngineError.unexpectedOutput(operation: "info", detail: "expected a runtime name or version, got \"\(answer.prefix(60))\"")
+        }
     }
 
     /// Creates a container from `spec` and returns its id.

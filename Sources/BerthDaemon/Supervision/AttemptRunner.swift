@@ -232,8 +232,6 @@ final class AttemptRunner: Sendable {
     /// means the engine is down, or the failed health check of an engine that
     /// fails every call. Returns nil when the engine answers, so the job itself
     /// cannot start.
-    /// NOTE: the health check ignores what `info` prints, so an engine that
-    /// exits 0 with garbage still passes and its jobs end as start_failed.
     private func engineFault(behind error: any Error) async -> ContainerEngineError? {
         if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
             return engineError
@@ -247,6 +245,9 @@ final class AttemptRunner: Sendable {
             return nil
         }
     }
+
+    /// Longest single `wait` call on a running container.
+    static let waitRound = Duration.seconds(30)
 
     struct SupervisionResult: Sendable {
         let exit: ContainerExit
@@ -325,12 +326,24 @@ final class AttemptRunner: Sendable {
     private func waitForExit(_ id: String) async -> ContainerExit {
         while !Task.isCancelled {
             do {
-                let code = try await context.engine.wait(id, timeout: .seconds(Int64(TimeSpan.days(31).milliseconds / 1000)))
+                // Bounded, so that a wait stuck in an engine that hung is
+                // started again once the engine answers.
+                let code = try await context.engine.wait(id, timeout: Self.waitRound)
                 return ContainerExit(exitCode: code)
             } catch ContainerEngineError.noSuchContainer {
                 return ContainerExit(exitCode: nil, vanished: true)
             } catch is CancellationError {
                 break
+            } catch ContainerEngineError.timedOut(operation: "wait", _) {
+                // The container still runs, unless the engine itself stopped answering.
+                do {
+                    try await context.engine.ping()
+                } catch let engineError as ContainerEngineError {
+                    context.reportEngineFailure(engineError)
+                    logger.warning("the engine does not answer while a container runs", [(.containerID, id), (.error, "\(engineError)")])
+                } catch {
+                    break
+                }
             } catch {
                 if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
                     context.reportEngineFailure(engineError)
