@@ -28,7 +28,10 @@ enum FootprintBenchmark {
             try waitUntilRunning(daemon: daemon, jobs: jobs)
             pause(seconds: 3)
             let busyBytes = try daemon.residentMemory().current
-            let monitors = conmonResidentMemory(containerPrefixes: ids.map { "berth-\($0)-" })
+            let containers = try Subprocess.output(
+                [bench.podman, "ps", "--no-trunc", "--quiet", "--filter", "label=berth.worker=bench-footprint"])
+                .split(separator: "\n").map(String.init)
+            let monitors = conmonResidentMemory(containerIDs: Set(containers))
             guard monitors.count == jobs else {
                 throw BenchError("found \(monitors.count) conmon processes for \(jobs) running jobs")
             }
@@ -82,8 +85,9 @@ enum FootprintBenchmark {
         return memory.current
     }
 
-    /// Resident memory of each conmon process whose command line names a container with one of the prefixes.
-    static func conmonResidentMemory(containerPrefixes: [String]) -> [Double] {
+    /// Resident memory of each conmon process that monitors one of `containerIDs`,
+    /// found by the container id it takes after `-c`.
+    static func conmonResidentMemory(containerIDs: Set<String>) -> [Double] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         var sizes: [Double] = []
         for entry in entries {
@@ -92,7 +96,8 @@ enum FootprintBenchmark {
             else { continue }
             let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard arguments.first?.hasSuffix("conmon") == true,
-                  arguments.contains(where: { argument in containerPrefixes.contains { argument.hasPrefix($0) } }),
+                  let flag = arguments.firstIndex(of: "-c"), flag + 1 < arguments.count,
+                  containerIDs.contains(arguments[flag + 1]),
                   let memory = Machine.residentMemory(pid: pid)
             else { continue }
             sizes.append(memory.current)
