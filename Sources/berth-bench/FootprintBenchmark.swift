@@ -63,7 +63,7 @@ enum FootprintBenchmark {
     }
 
     /// Resident memory of a `sqlite3` shell that opened `database`, ran a
-    /// query and waits for more input: the floor for a process that holds
+    /// query and waits for more input: the floor for a process that keeps
     /// berth's database open.
     static func sqliteShellResidentMemory(_ bench: Bench, database: String) throws -> Double {
         // A pipe, not a FIFO: posix_spawn returns only once the child has
