@@ -32,8 +32,13 @@ extension Daemon {
                 runner.requestStop(.cancel)
             case .success(false):
                 break
+            case .failure(StoreError.leaseLost) where runner.hasExited:
+                // The attempt finished while the renewal was on its way.
+                continue
             case .failure(StoreError.leaseLost):
-                logger.warning("lost the lease; stopping the container", [(.jobID, "\(lease.jobID)"), (.attempt, "\(lease.attempt)")])
+                logger.warning("lost the lease; stopping the container", [
+                    (.jobID, "\(lease.jobID)"), (.attempt, "\(lease.attempt)"), (.queue, runner.job.queue), (.workerID, workerID),
+                ])
                 runner.requestStop(.leaseLost)
             case .failure(let error):
                 reportError("lease renewal", error)

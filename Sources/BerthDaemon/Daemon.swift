@@ -141,6 +141,7 @@ public actor Daemon {
     }
 
     func register() async throws {
+        try await refuseSecondDaemonWithSameID()
         let socketPath = configuration.directories.runtime + "/wake-\(workerID).sock"
         do {
             let socket = try WakeSocket(path: socketPath)
@@ -154,6 +155,27 @@ public actor Daemon {
             id: workerID, host: host, pid: getpid(), version: Self.version, startedAt: now, heartbeatAt: now,
             wakeSocket: wakeSocket?.path)
         try await database.run { store in try store.registerWorker(worker) }
+    }
+
+    /// Throws when a live daemon on this host already runs under this worker
+    /// id: the two would adopt, stop and finish each other's containers.
+    private func refuseSecondDaemonWithSameID() async throws {
+        let existing = try await database.run { [workerID] store in try store.workers().first { $0.id == workerID } }
+        guard let existing, existing.stoppedAt == nil, existing.host == host, existing.pid != getpid(),
+              Self.isAlive(existing.pid),
+              Clock.nowMilliseconds() - existing.heartbeatAt < configuration.leaseDuration.milliseconds
+        else { return }
+        throw DuplicateWorkerError(workerID: workerID, pid: existing.pid)
+    }
+
+    /// Whether `pid` names a running process; a zombie, killed but not yet
+    /// reaped by its parent, is not.
+    private static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = stat.range(of: ") ", options: .backwards)
+        else { return true }
+        return stat[afterName.upperBound...].first != "Z"
     }
 
     func stop() async {
@@ -203,5 +225,15 @@ public actor Daemon {
 
     func statusChanged() {
         notifier.status(statusLine())
+    }
+}
+
+/// Another daemon with the same worker id is alive on this host.
+struct DuplicateWorkerError: Error, CustomStringConvertible {
+    let workerID: String
+    let pid: Int32
+
+    var description: String {
+        "another daemon (pid \(pid)) already runs on this host as worker \(workerID); stop it, or give this one another workerID in its configuration or with --worker-id"
     }
 }

@@ -12,13 +12,17 @@ extension ContainerEngine {
     /// NOTE: The engine prints its own errors on the same stderr as the
     /// container's, so an error such as "no such container" also arrives as a
     /// last stderr line before the call throws.
+    ///
+    /// With `follow` false, the log as it is now is read once and the call
+    /// returns; the same lines come out in the same order.
     public func followLogs(
-        _ container: String, timeout: Duration, maximumLineBytes: Int = ChildProcess.defaultMaximumLineBytes,
+        _ container: String, follow: Bool = true, timeout: Duration,
+        maximumLineBytes: Int = ChildProcess.defaultMaximumLineBytes,
         onLine: @escaping @Sendable (OutputLine) -> Void
     ) async throws {
         try checkContainerReference(container)
         let command = ProcessCommand(
-            executable: executablePath, arguments: ["logs", "--follow", container],
+            executable: executablePath, arguments: follow ? ["logs", "--follow", container] : ["logs", container],
             environment: configuration.environment.variables, workingDirectory: "/")
 
         let lastErrorLine = Mutex("")

@@ -40,6 +40,16 @@ final class OutputPump: Sendable {
         pending = Mutex(Pending(recorder: OutputRecorder(maxStoredBytes: maxStoredBytes, batchLines: batchLines)))
     }
 
+    /// Lines of each stream seen so far, stored or not.
+    var linesSeen: [StoredLine.Stream: Int64] {
+        pending.withLock { [.stdout: $0.recorder.linesSeen(.stdout), .stderr: $0.recorder.linesSeen(.stderr)] }
+    }
+
+    /// Marks the first lines of each stream as stored by an earlier reading of the same output.
+    func skip(alreadyHandled counts: [StoredLine.Stream: Int64]) {
+        pending.withLock { $0.recorder.alreadyHandled = counts }
+    }
+
     /// The first error a write met, such as a lost lease; later writes are skipped.
     var writeError: (any Error)? { failure.withLock { $0 } }
 

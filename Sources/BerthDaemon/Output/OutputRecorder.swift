@@ -46,11 +46,19 @@ struct OutputRecorder {
     var batchIsFull: Bool { pending.count >= batchLines || pendingBytes >= 4 << 20 }
 
     /// Adds one line, given without its newline.
+    /// Lines per stream that an earlier reading of the same output already
+    /// handled; they advance the numbering and the cap but are not stored again.
+    var alreadyHandled: [StoredLine.Stream: Int64] = [:]
+
+    /// Lines of each stream seen so far, stored or not.
+    func linesSeen(_ stream: StoredLine.Stream) -> Int64 { streams[stream]!.nextSequence - 1 }
+
     mutating func append(stream: StoredLine.Stream, text: String, truncated: Bool, at now: Int64) {
         var state = streams[stream]!
         defer { streams[stream] = state }
         let sequence = state.nextSequence
         state.nextSequence += 1
+        let handled = sequence <= alreadyHandled[stream, default: 0]
 
         // After the first dropped line every later line of the stream is
         // dropped too, as the limit notice says, even one short enough to fit.
@@ -59,11 +67,12 @@ struct OutputRecorder {
             state.droppedLines += 1
             if !state.limitReported {
                 state.limitReported = true
-                appendLimitNotice(stream: stream, sequence: sequence, at: now)
+                if !handled { appendLimitNotice(stream: stream, sequence: sequence, at: now) }
             }
             return
         }
         state.storedBytes += size
+        guard !handled else { return }
 
         var type: String? = nil
         var isJSON = false

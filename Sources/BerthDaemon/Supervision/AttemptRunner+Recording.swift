@@ -98,6 +98,7 @@ extension AttemptRunner {
         }
         context.metrics.recordFinishedAttempt(queue: job.queue, outcome: result.outcome, decision: decision)
 
+
         if let id {
             _ = lifecycle.withLock { lifecycle -> [AttemptLifecycle.Action] in
                 lifecycle.phase == .exited ? lifecycle.handle(.recorded) : []

@@ -55,6 +55,14 @@ final class AttemptRunner: Sendable {
 
     var lease: Lease { job.lease }
 
+    /// Whether the container has exited, so a lease that ends now ended with the attempt.
+    var hasExited: Bool {
+        switch lifecycle.withLock({ $0.phase }) {
+        case .exited, .finished, .detached: true
+        case .preparing, .creating, .starting, .running, .stopping: false
+        }
+    }
+
     // MARK: Requests from the daemon
 
     /// Stops the container for `intent`; the first intent decides the outcome.
@@ -303,7 +311,44 @@ final class AttemptRunner: Sendable {
             group.cancelAll()
             return exit ?? ContainerExit(exitCode: nil, vanished: false)
         }
+        if !exit.vanished, lifecycle.withLock({ $0.phase }) != .detached {
+            await storeMissedLines(id, after: pump)
+        }
         return SupervisionResult(exit: exit, pump: pump, observer: observer)
+    }
+
+    /// Reads the exited container's whole log once more and stores the lines
+    /// that following it missed. Podman's `logs --follow` can stop when the
+    /// container exits before it has read the whole log file; the lines read
+    /// again get the same numbers, so only the missed ones are added.
+    private func storeMissedLines(_ id: String, after pump: OutputPump) async {
+        let seen = pump.linesSeen
+        let catchUp = OutputPump(
+            lease: lease, database: context.database, maxStoredBytes: effectiveLimits.maxOutputBytes.bytes,
+            batchLines: context.configuration.output.batchLines, interval: context.configuration.output.batchInterval,
+            onBatch: { [metrics = context.metrics] batch in metrics.recordStoredOutput(batch) })
+        catchUp.skip(alreadyHandled: seen)
+        do {
+            try await context.engine.followLogs(
+                id, follow: false, timeout: .milliseconds(context.configuration.engine.callTimeout.milliseconds),
+                maximumLineBytes: Int(context.configuration.output.maxLineBytes.bytes)
+            ) { line in
+                catchUp.append(stream: line.stream == .standardOutput ? .stdout : .stderr, text: line.text, truncated: line.line.isTruncated)
+            }
+        } catch {
+            logger.warning("reading the container's log again failed; lines the reader missed are lost", [(.containerID, id), (.error, "\(error)")])
+            return
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                catchUp.writePending()
+                continuation.resume()
+            }
+        }
+        let missed = catchUp.linesSeen.reduce(0) { $0 + $1.value } - seen.reduce(0) { $0 + $1.value }
+        if missed > 0 {
+            logger.info("stored lines that following the container's output had missed", [(.containerID, id), (.reason, "\(missed) lines")])
+        }
     }
 
     private func followLogs(_ id: String, into pump: OutputPump) async {
