@@ -141,7 +141,7 @@ public actor Daemon {
     }
 
     func register() async throws {
-        try await refuseSecondDaemonWithSameID()
+        try await rejectDuplicateWorkerID()
         let socketPath = configuration.directories.runtime + "/wake-\(workerID).sock"
         do {
             let socket = try WakeSocket(path: socketPath)
@@ -159,7 +159,7 @@ public actor Daemon {
 
     /// Throws when a live daemon on this host already runs under this worker
     /// id: the two would adopt, stop and finish each other's containers.
-    private func refuseSecondDaemonWithSameID() async throws {
+    private func rejectDuplicateWorkerID() async throws {
         let existing = try await database.run { [workerID] store in try store.workers().first { $0.id == workerID } }
         guard let existing, existing.stoppedAt == nil, existing.host == host, existing.pid != getpid(),
               Self.isAlive(existing.pid),

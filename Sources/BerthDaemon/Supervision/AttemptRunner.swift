@@ -254,7 +254,7 @@ final class AttemptRunner: Sendable {
         }
     }
 
-    /// Longest single `wait` call on a running container.
+    /// Maximum duration of one `wait` call on a running container.
     static let waitRound = Duration.seconds(30)
 
     struct SupervisionResult: Sendable {
@@ -371,8 +371,8 @@ final class AttemptRunner: Sendable {
     private func waitForExit(_ id: String) async -> ContainerExit {
         while !Task.isCancelled {
             do {
-                // Bounded, so that a wait stuck in an engine that hung is
-                // started again once the engine answers.
+                // Bounded, so that a wait stuck in a hung engine is started
+                // again once the engine responds.
                 let code = try await context.engine.wait(id, timeout: Self.waitRound)
                 return ContainerExit(exitCode: code)
             } catch ContainerEngineError.noSuchContainer {
@@ -380,12 +380,12 @@ final class AttemptRunner: Sendable {
             } catch is CancellationError {
                 break
             } catch ContainerEngineError.timedOut(operation: "wait", _) {
-                // The container still runs, unless the engine itself stopped answering.
+                // The container still runs, unless the engine itself stopped responding.
                 do {
                     try await context.engine.ping()
                 } catch let engineError as ContainerEngineError {
                     context.reportEngineFailure(engineError)
-                    logger.warning("the engine does not answer while a container runs", [(.containerID, id), (.error, "\(engineError)")])
+                    logger.warning("the engine does not respond while a container runs", [(.containerID, id), (.error, "\(engineError)")])
                 } catch {
                     break
                 }
