@@ -90,7 +90,16 @@ extension JobSpec.RetryOverrides: Codable {
         maxDelay = try container.decodeIfPresent(TimeSpan.self, forKey: .maxDelay)
         multiplier = try container.decodeIfPresent(Double.self, forKey: .multiplier)
         jitter = try container.decodeIfPresent(Double.self, forKey: .jitter)
-        retryOn = try container.decodeIfPresent([AttemptOutcome].self, forKey: .retryOn)
+        retryOn = try container.decodeIfPresent([String].self, forKey: .retryOn).map { names in
+            try names.enumerated().map { index, name in
+                guard let outcome = AttemptOutcome(rawValue: name) else {
+                    throw SpecError(
+                        field: decoder.codingPath.specPath(appending: "retryOn[\(index)]"), value: name,
+                        problem: "unknown outcome; expected failed, out_of_memory, timed_out or lost")
+                }
+                return outcome
+            }
+        }
         neverRetryExitCodes = try container.decodeIfPresent([Int32].self, forKey: .neverRetryExitCodes)
     }
 

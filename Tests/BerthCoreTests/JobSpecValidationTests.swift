@@ -171,7 +171,7 @@ let badSpecs: [BadSpec] = [
     BadSpec(name: "retry on interrupted", json: specJSON(#""retry":{"retryOn":["interrupted"]}"#),
             field: "retry.retryOn[0]", problem: "never retries"),
     BadSpec(name: "retry on unknown outcome", json: specJSON(#""retry":{"retryOn":["crashed"]}"#),
-            field: "retry.retryOn[0]", problem: "crashed"),
+            field: "retry.retryOn[0]", problem: "unknown outcome; expected failed"),
 
     // Run-at times.
     BadSpec(name: "run-at without zone", json: specJSON(#""runAt":"2026-12-04T09:30:00""#),
