@@ -40,7 +40,7 @@ public struct RetryPolicy: Hashable, Sendable {
         self.neverRetryExitCodes = neverRetryExitCodes
     }
 
-    /// Outcomes that never retry, whatever `retryOn` says.
+    /// Outcomes that never retry, whatever `retryOn` contains.
     public static let neverRetried: Set<AttemptOutcome> = [.succeeded, .cancelled, .startFailed, .interrupted, .waitingForInput]
 
     /// The backoff before the retry that follows attempt number `attemptsUsed`

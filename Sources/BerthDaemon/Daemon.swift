@@ -7,7 +7,7 @@ import Foundation
 /// container per attempt, renews leases, rescues jobs of dead workers, and
 /// shuts down by draining or detaching.
 ///
-/// The actor owns the scheduling state; each attempt is supervised by an
+/// The actor owns the scheduling state. Each attempt is supervised by an
 /// `AttemptRunner` in its own task, and every SQLite call runs on the
 /// `DatabaseQueue`'s thread.
 public actor Daemon {

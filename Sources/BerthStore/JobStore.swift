@@ -37,7 +37,7 @@ public final class JobStore {
         try Migrator.appliedVersion(connection)
     }
 
-    /// The newest schema version this build of berth knows.
+    /// The newest schema version this build of berth supports.
     public static var supportedSchemaVersion: Int { Migrator.latestVersion }
 
     private func configure() throws {
@@ -73,7 +73,7 @@ public final class JobStore {
 
 /// Wall-clock time in the store's canonical form.
 public enum Clock {
-    /// The current time in Unix milliseconds (UTC).
+    /// Returns the current time in Unix milliseconds (UTC).
     public static func nowMilliseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -121,12 +121,12 @@ extension JobStore {
         )
     }
 
-    /// The job with `id`, or nil.
+    /// Returns the job with `id`, or nil.
     public func job(id: Int64) throws -> JobRecord? {
         try connection.queryFirst("SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", [.integer(id)], Self.jobRecord)
     }
 
-    /// The job with `id`; throws `StoreError.jobNotFound` when there is none.
+    /// Returns the job with `id`, or throws `StoreError.jobNotFound` when there is none.
     public func requireJob(id: Int64) throws -> JobRecord {
         guard let job = try job(id: id) else { throw StoreError.jobNotFound(id) }
         return job
@@ -155,7 +155,7 @@ extension JobStore {
             "SELECT \(Self.jobColumns) FROM jobs \(whereClause) ORDER BY id DESC LIMIT ?", values, Self.jobRecord)
     }
 
-    /// The attempts of a job, oldest first.
+    /// Returns the attempts of a job, oldest first.
     public func attempts(jobID: Int64) throws -> [AttemptRecord] {
         try connection.query(
             """
@@ -208,7 +208,7 @@ extension JobStore {
         try connection.queryFirst("PRAGMA data_version") { $0.int64(0) } ?? 0
     }
 
-    /// The random id of this database, fixed when it was created.
+    /// Returns the random id of this database, fixed when it was created.
     public func databaseID() throws -> String {
         try connection.queryFirst("SELECT value FROM database_info WHERE name = 'database_id'") { $0.text(0) } ?? "unknown"
     }

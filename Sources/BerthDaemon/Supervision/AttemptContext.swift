@@ -2,7 +2,7 @@ import BerthCore
 import BerthEngine
 import BerthStore
 
-/// What every attempt runner shares with the daemon.
+/// The daemon's services that every attempt runner uses.
 struct AttemptContext: Sendable {
     let configuration: DaemonConfiguration
     let engine: ContainerEngine
@@ -14,7 +14,7 @@ struct AttemptContext: Sendable {
     let databaseID: String
     let secrets: SecretResolver
     let resumeHook: any ResumeHook
-    /// Called when an engine call failed in a way that says the engine itself is down.
+    /// Called when an engine call failed in a way that means the engine itself is down.
     let reportEngineFailure: @Sendable (ContainerEngineError) -> Void
     /// Counters for the metrics file; a fresh, unwritten set unless the daemon passes its own.
     var metrics = DaemonMetrics()
@@ -39,7 +39,7 @@ enum ContainerLabels {
 }
 
 extension ContainerEngineError {
-    /// Whether the error says the engine itself is down or hanging, rather
+    /// Whether the error means the engine itself is down or hanging, rather
     /// than that one container or image is wrong.
     var meansEngineUnhealthy: Bool {
         switch self {

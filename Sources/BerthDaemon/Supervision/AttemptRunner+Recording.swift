@@ -18,7 +18,7 @@ extension AttemptRunner {
             }
         }
         if case StoreError.leaseLost? = pump.writeError {
-            logger.warning("lost the lease while storing output; another worker holds the job", [(.containerID, id)])
+            logger.warning("lost the lease while storing output; another worker has the job", [(.containerID, id)])
             try? await context.engine.remove(id)
             return .leaseLost
         }
@@ -64,8 +64,8 @@ extension AttemptRunner {
             decision = .bury(reason: "the adapter reports that this failure does not go away on a retry")
         }
 
-        // A full disk or a long lock by another process passes; retry for a
-        // while before the lease, which then expires, hands the job to a rescue.
+        // A full disk or a long lock by another process passes, so the write is
+        // retried for a while. After that the lease expires and a rescue takes the job.
         var delay = Duration.milliseconds(500)
         for remainingTries in (0..<6).reversed() {
             do {
@@ -78,7 +78,7 @@ extension AttemptRunner {
                 }
                 break
             } catch StoreError.leaseLost {
-                logger.warning("could not record the result; another worker holds the job")
+                logger.warning("could not record the result; another worker has the job")
                 if let id { try? await context.engine.remove(id) }
                 return .leaseLost
             } catch {

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// The decisions live in `AttemptLifecycle`; this type carries them out.
 final class AttemptRunner: Sendable {
-    /// How the runner begins.
+    /// The way the runner begins.
     enum Start: Sendable {
         /// A new container for a freshly claimed attempt.
         case fresh
@@ -19,12 +19,12 @@ final class AttemptRunner: Sendable {
         case adopt(containerID: String, startedAt: Int64?, priorIntent: StopIntent?)
     }
 
-    /// How the runner ended.
+    /// The way the runner ended.
     enum End: Sendable, Equatable {
         case finished(AttemptOutcome)
         /// The container was left running for the next daemon.
         case detached
-        /// Another worker holds the job now; nothing was recorded.
+        /// Another worker has the job's lease now, so nothing was recorded.
         case leaseLost
         /// The result could not be stored; the lease expires and a rescue records the attempt as lost.
         case unrecorded
@@ -37,7 +37,7 @@ final class AttemptRunner: Sendable {
     let workspace: Workspace
     let lifecycle: Mutex<AttemptLifecycle>
     private let containerID = Mutex<String?>(nil)
-    /// What the resume hook prepared for a fresh container; nil for an adopted one.
+    /// The resume hook's preparation for a fresh container; nil for an adopted one.
     private let preparation = Mutex<AttemptPreparation?>(nil)
     /// The supervision task, cancelled when the daemon detaches.
     private let supervision = Mutex<Task<SupervisionResult, Never>?>(nil)
@@ -223,9 +223,9 @@ final class AttemptRunner: Sendable {
         return .running(id: id, startedAt: startedAt)
     }
 
-    /// An engine failure before the container ran: the engine's own trouble
-    /// puts the job back without using an attempt; anything else (a missing
-    /// image, a command that cannot run) is a start failure.
+    /// Finishes an attempt whose engine call failed before the container ran.
+    /// A failure of the engine itself puts the job back without using an
+    /// attempt. Anything else, such as a missing image, is a start failure.
     private func finishAfterEngineFailure(_ error: any Error, operation: String, containerID: String?) async -> End {
         if let engineError = await engineFault(behind: error) {
             context.reportEngineFailure(engineError)
@@ -236,10 +236,10 @@ final class AttemptRunner: Sendable {
         return await finish(AttemptResult(outcome: .startFailed, message: "\(operation) failed: \(error)"), containerID: containerID)
     }
 
-    /// Returns the engine's own failure behind `error`: the error itself when it
-    /// means the engine is down, or the failed health check of an engine that
-    /// fails every call. Returns nil when the engine answers, so the job itself
-    /// cannot start.
+    /// Returns the engine's own failure behind `error`. That is the error itself
+    /// when it means the engine is down, or the failed health check of an engine
+    /// that fails every call. Returns nil when the engine responds, because then
+    /// the job itself cannot start.
     private func engineFault(behind error: any Error) async -> ContainerEngineError? {
         if let engineError = error as? ContainerEngineError, engineError.meansEngineUnhealthy {
             return engineError
@@ -319,7 +319,7 @@ final class AttemptRunner: Sendable {
 
     /// Reads the exited container's whole log once more and stores the lines
     /// that following it missed. Podman's `logs --follow` can stop when the
-    /// container exits before it has read the whole log file; the lines read
+    /// container exits, before it has read the whole log file. The lines read
     /// again get the same numbers, so only the missed ones are added.
     private func storeMissedLines(_ id: String, after pump: OutputPump) async {
         let seen = pump.linesSeen
