@@ -34,9 +34,12 @@ public actor Daemon {
     var nextHeartbeat = ContinuousClock.now
     var nextMetricsWrite = ContinuousClock.now
     var nextOrphanSweep = ContinuousClock.now
+    var nextWorkspaceSweep = ContinuousClock.now
     /// Orphaned containers and when they were first seen, removed after a grace period.
     var orphansFirstSeen: [String: ContinuousClock.Instant] = [:]
     var queueRotation = 0
+    /// The status that `run()` returns: 0, or 1 after the database file was lost.
+    var exitStatus: Int32 = 0
 
     /// Opens the database and finds the engine; throws when either is unusable.
     public init(configuration: DaemonConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -107,6 +110,7 @@ public actor Daemon {
                 nextHeartbeat = ContinuousClock.now + .milliseconds(configuration.heartbeatInterval.milliseconds)
             }
             await stopCancelledJobs()
+            await removeUnneededJobDirectories()
             if shutdown.isAcceptingWork {
                 if !engineHealthy { await checkEngine() }
                 if engineHealthy { await claimWhileCapacity() }
@@ -137,7 +141,7 @@ public actor Daemon {
         }
 
         await stop()
-        return 0
+        return exitStatus
     }
 
     func register() async throws {

@@ -13,6 +13,19 @@ import Testing
         #expect(try parse("{}") == DaemonConfiguration())
     }
 
+    /// `config/berth.json5` documents every key with its default value, so
+    /// reading it must give exactly the built-in defaults.
+    @Test func documentedExampleGivesTheDefaults() throws {
+        let example = TestImage.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/berth.json5").path
+        var configuration = try DaemonConfiguration.load(path: example)
+        var defaults = DaemonConfiguration()
+        // The example shows the paths of a daemon run by root, as systemd starts it.
+        configuration.database.path = nil
+        defaults.directories = configuration.directories
+        #expect(configuration == defaults)
+    }
+
     @Test func nullCountsAsAbsent() throws {
         #expect(try parse("{concurrency: null, engine: {path: null}}") == DaemonConfiguration())
     }
@@ -84,6 +97,8 @@ import Testing
         (#"{defaultQueue: {retry: {initialDelay: "1m", maxDelay: "10s"}}}"#, "defaultQueue.retry.maxDelay", "shorter than initialDelay"),
         (#"{defaultQueue: {memory: "lots"}}"#, "defaultQueue.memory", "is not a size"),
         (#"{pollInterval: "soon"}"#, "pollInterval", "is not a duration"),
+        ("{pollInterval: 2}", "pollInterval", "the number 2 is not a duration; expected a string with a unit"),
+        (#"{workspaceRetention: "-1h"}"#, "workspaceRetention", "is not a duration"),
         (#"{database: {path: "jobs.db"}}"#, "database.path", "not an absolute path"),
         (#"{shutdown: {mode: "pause"}}"#, "shutdown.mode", "expected one of drain, detach"),
         (#"{engine: {extraRunFlags: ["-v"]}}"#, "engine.extraRunFlags[0]", "not a long flag"),

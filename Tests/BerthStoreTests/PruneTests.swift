@@ -141,4 +141,22 @@ final class PruneTests {
         #expect(pruned.jobs == 0)
         #expect(pruned.checkpointFiles.isEmpty)
     }
+
+    /// The daemon deletes workspaces of jobs this call names: finished before
+    /// the cutoff, or pruned. Live jobs, recent ones and ids this database never
+    /// gave out stay.
+    @Test func namesJobsWhoseDirectoriesMayGo() throws {
+        let old = try finishedJob(at: startTime - 2 * day)
+        let recent = try finishedJob(at: startTime - 1000)
+        let pruned = try finishedJob(at: startTime - 9 * day)
+        let waitingForRetry = try finishedJob(at: startTime - 2 * day, decision: .retry(after: .seconds(1)))
+        let queued = try store.submitOne(makeSpec(), now: startTime - 3 * day)
+        _ = try store.prune(finishedBefore: startTime - 5 * day)
+
+        let sorted = try store.finishedOrPrunedJobs(
+            [old, recent, pruned, waitingForRetry, queued, queued + 1_000], finishedBefore: startTime - day)
+        #expect(sorted.finished == [old])
+        #expect(sorted.pruned == [pruned])
+        #expect(try store.finishedOrPrunedJobs([], finishedBefore: startTime) == ([], []))
+    }
 }

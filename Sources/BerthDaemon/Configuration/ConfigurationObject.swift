@@ -76,9 +76,14 @@ final class ConfigurationObject {
     }
 
     func duration(_ key: String, in range: ClosedRange<TimeSpan>) throws -> TimeSpan? {
-        guard let text = try string(key) else { return nil }
+        guard let value = take(key) else { return nil }
+        let expected = "expected a string with a unit (ms, s, m, h, d), such as \"30s\""
+        guard case .string(let text) = value else {
+            // A bare number has no unit, and guessing seconds or milliseconds would be wrong half the time.
+            throw error(key, "\(value.summary) is not a duration; \(expected)")
+        }
         guard let span = TimeSpan(parsing: text) else {
-            throw error(key, "\"\(text)\" is not a duration; expected a number with a unit (ms, s, m, h, d), such as 30s")
+            throw error(key, "\"\(text)\" is not a duration; \(expected)")
         }
         guard range.contains(span) else {
             throw error(key, "\(span) is out of range; expected \(range.lowerBound) to \(range.upperBound)")

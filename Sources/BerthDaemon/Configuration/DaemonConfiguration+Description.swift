@@ -38,6 +38,7 @@ extension DaemonConfiguration {
             "leaseDuration": leaseDuration.description,
             "heartbeatInterval": heartbeatInterval.description,
             "pollInterval": pollInterval.description,
+            "workspaceRetention": workspaceRetention.description,
             "shutdown": ["mode": shutdown.mode.rawValue, "deadline": shutdown.deadline.description],
             "secretsDirectory": secretsDirectory,
             "output": [

@@ -108,6 +108,7 @@ extension DaemonConfiguration {
             throw root.error("heartbeatInterval", "\(configuration.heartbeatInterval) must be at most half of leaseDuration (\(configuration.leaseDuration)), so a lease is renewed well before it expires")
         }
         configuration.pollInterval = try root.duration("pollInterval", in: TimeSpan(milliseconds: 50)...(.minutes(10))) ?? configuration.pollInterval
+        configuration.workspaceRetention = try root.duration("workspaceRetention", in: .seconds(0)...(.days(3650))) ?? configuration.workspaceRetention
 
         if let shutdown = try root.object("shutdown") {
             configuration.shutdown.mode = try shutdown.choice("mode", ShutdownMode.self) ?? .drain
@@ -143,7 +144,7 @@ extension DaemonConfiguration {
 
         try root.finish(validKeys: [
             "database", "directories", "workerID", "engine", "concurrency", "defaultQueue", "queues", "leaseDuration",
-            "heartbeatInterval", "pollInterval", "shutdown", "secretsDirectory", "output", "checkpoints", "metrics", "logLevel",
+            "heartbeatInterval", "pollInterval", "workspaceRetention", "shutdown", "secretsDirectory", "output", "checkpoints", "metrics", "logLevel",
         ])
         return configuration
     }

@@ -21,6 +21,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var heartbeatInterval = TimeSpan.seconds(10)
     /// How often the daemon looks for work when nothing wakes it.
     public var pollInterval = TimeSpan.seconds(2)
+    /// How long a finished job's workspace stays on the host; a retry or
+    /// resume after that rebuilds it from the stored checkpoints.
+    public var workspaceRetention = TimeSpan.hours(24)
     public var shutdown = Shutdown()
     public var secretsDirectory = "/etc/berth/secrets"
     public var output = Output()

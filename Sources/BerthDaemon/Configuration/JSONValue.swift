@@ -40,7 +40,8 @@ enum JSONValue: Decodable, Equatable {
         case .object: "an object"
         case .array: "an array"
         case .string(let text): "the string \"\(text.prefix(60))\""
-        case .number(let number): "the number \(number)"
+        case .number(let number):
+            if let whole = Int64(exactly: number) { "the number \(whole)" } else { "the number \(number)" }
         case .bool(let bool): "\(bool)"
         case .null: "null"
         }

@@ -17,6 +17,8 @@ public enum LogField: String, Sendable, CaseIterable {
     /// The configuration file read, or "none" when the built-in defaults apply.
     case configurationFile = "CONFIG_FILE"
     case databasePath = "DATABASE_PATH"
+    /// A directory the daemon manages, such as a job's workspace.
+    case directory = "DIRECTORY"
     /// The engine's kind and the path of its command-line tool.
     case engine = "ENGINE"
 }

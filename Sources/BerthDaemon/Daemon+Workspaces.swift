@@ -1,0 +1,98 @@
+import BerthStore
+import Foundation
+
+// Deleting the directories of jobs that no longer need them on this host.
+//
+// A finished job keeps its workspace for `workspaceRetention`, so an operator
+// can look at it or `berth retry` it in place; after that, a retry or resume
+// rebuilds the workspace from the stored checkpoints. A pruned job's workspace
+// and its emptied checkpoint directory go at the next sweep.
+
+extension Daemon {
+    /// Prefix of a directory that is being deleted. The rename takes it out of
+    /// the job's path at once, and a sweep finishes what a crash interrupted.
+    static let removalPrefix = ".removing-"
+
+    func removeUnneededJobDirectories() async {
+        guard ContinuousClock.now >= nextWorkspaceSweep else { return }
+        // Often enough that a short retention is kept to, rarely enough that
+        // listing the directories costs nothing.
+        let retention = configuration.workspaceRetention.milliseconds
+        nextWorkspaceSweep = ContinuousClock.now + .milliseconds(min(60_000, max(1_000, retention / 10)))
+
+        let workspaces = configuration.directories.workspaces
+        let checkpoints = configuration.directories.checkpoints
+        let listed = await Self.offActor { (Self.jobDirectories(in: workspaces), Self.jobDirectories(in: checkpoints)) }
+        let candidates = Set(listed.0.jobIDs).union(listed.1.jobIDs).filter { runners[$0] == nil }
+
+        var sorted: (finished: [Int64], pruned: [Int64]) = ([], [])
+        if !candidates.isEmpty {
+            do {
+                sorted = try await database.run { store in
+                    try store.finishedOrPrunedJobs(Array(candidates), finishedBefore: Clock.nowMilliseconds() - retention)
+                }
+            } catch {
+                reportError("workspace cleanup", error)
+                return
+            }
+        }
+
+        // Renamed here, on the actor, so a job claimed from now on gets a fresh
+        // directory instead of one that is being deleted. A claim made while the
+        // store was asked shows up in `runners` and is skipped.
+        var doomed = listed.0.interrupted.map { workspaces + "/" + $0 } + listed.1.interrupted.map { checkpoints + "/" + $0 }
+        let workspaceIDs = Set(sorted.finished + sorted.pruned).intersection(listed.0.jobIDs)
+        let checkpointIDs = Set(sorted.pruned).intersection(listed.1.jobIDs)
+        for (root, ids) in [(workspaces, workspaceIDs), (checkpoints, checkpointIDs)] {
+            for id in ids.sorted() where runners[id] == nil {
+                let renamed = "\(root)/\(Self.removalPrefix)\(id)-\(UInt32.random(in: 0...UInt32.max))"
+                if rename("\(root)/\(id)", renamed) == 0 {
+                    doomed.append(renamed)
+                } else {
+                    logger.warning("cannot delete a job's directory", [
+                        (.jobID, "\(id)"), (.directory, "\(root)/\(id)"), (.error, String(cString: strerror(errno))),
+                    ])
+                }
+            }
+        }
+        guard !doomed.isEmpty else { return }
+
+        let failures = await Self.offActor { [doomed] in
+            doomed.compactMap { path -> (String, String)? in
+                do {
+                    try FileManager.default.removeItem(atPath: path)
+                    return nil
+                } catch {
+                    return (path, error.localizedDescription)
+                }
+            }
+        }
+        for (path, reason) in failures {
+            logger.warning("cannot delete a job's directory", [(.directory, path), (.error, reason)])
+        }
+        logger.debug("deleted \(doomed.count - failures.count) directories of finished and pruned jobs")
+    }
+
+    /// The job ids named by the subdirectories of `root`, and the directories
+    /// an earlier sweep renamed but did not finish deleting.
+    private static func jobDirectories(in root: String) -> (jobIDs: [Int64], interrupted: [String]) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: root) else { return ([], []) }
+        var ids: [Int64] = []
+        var interrupted: [String] = []
+        for entry in entries {
+            if let id = Int64(entry), id > 0, String(id) == entry {
+                ids.append(id)
+            } else if entry.hasPrefix(removalPrefix) {
+                interrupted.append(entry)
+            }
+        }
+        return (ids, interrupted)
+    }
+
+    /// Runs blocking file-system work on a dispatch queue, away from the cooperative pool.
+    private static func offActor<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+}
