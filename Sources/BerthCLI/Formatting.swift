@@ -99,6 +99,8 @@ struct JobView: Encodable {
     let runAt: String?
     let attempt: Int
     let attemptsUsed: Int
+    /// The outcome of the current attempt once it has finished.
+    let outcome: String?
     let idempotencyKey: String?
     let leaseOwner: String?
     let leaseExpiresAt: String?
@@ -111,7 +113,7 @@ struct JobView: Encodable {
     let spec: JobSpec
     let attempts: [AttemptView]?
 
-    init(_ job: JobRecord, attempts: [AttemptRecord]? = nil) {
+    init(_ job: JobRecord, attempts: [AttemptRecord]? = nil, outcome: AttemptOutcome? = nil) {
         id = job.id
         queue = job.queue
         state = job.state.rawValue
@@ -119,6 +121,7 @@ struct JobView: Encodable {
         runAt = Format.isoTime(job.runAt)
         attempt = job.attempt
         attemptsUsed = job.attemptsUsed
+        self.outcome = outcome?.rawValue ?? attempts?.first { $0.attempt == job.attempt }?.outcome?.rawValue
         idempotencyKey = job.idempotencyKey
         leaseOwner = job.leaseOwner
         leaseExpiresAt = Format.isoTime(job.leaseExpiresAt)

@@ -126,10 +126,41 @@ struct SubmitAndListTests {
         let result = try sandbox.run(["ls"])
 
         #expect(result.status == 0)
-        #expect(result.lines.first?.hasPrefix("ID  STATE   QUEUE    PRI  ATTEMPTS  CREATED") == true)
+        #expect(result.lines.first?.hasPrefix("ID  STATE   QUEUE    PRI  ATTEMPTS  OUTCOME  CREATED") == true)
         #expect(result.lines.count == 2)
-        #expect(result.lines.last?.hasPrefix("\(id)   queued  default  0    0") == true)
+        #expect(result.lines.last?.hasPrefix("\(id)   queued  default  0    0         -        ") == true)
         #expect(result.lines.last?.hasSuffix("alpine:3.20  echo hello") == true)
+    }
+
+    /// The outcome column shows how the current attempt ended, and nothing
+    /// for a job whose current attempt is still running.
+    @Test("ls outcome of the current attempt")
+    func listOutcome() throws {
+        let sandbox = try Sandbox()
+        let timedOut = try sandbox.submit()
+        let rerunning = try sandbox.submit()
+        let queued = try sandbox.submit()
+        try sandbox.sqlite("""
+            UPDATE jobs SET state = 'dead', attempt = 1, attempts_used = 1 WHERE id = \(timedOut);
+            UPDATE jobs SET state = 'running', attempt = 2, attempts_used = 1, lease_owner = 'w' WHERE id = \(rerunning);
+            INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, outcome) VALUES
+                (\(timedOut), 1, 'w', 0, 'timed_out'), (\(rerunning), 1, 'w', 0, 'out_of_memory'), (\(rerunning), 2, 'w', 0, NULL);
+            """)
+
+        let table = try sandbox.run(["ls"])
+        let rows = Dictionary(uniqueKeysWithValues: table.lines.dropFirst().map { line in
+            (Int64(line.split(separator: " ")[0]) ?? 0, line.split(separator: " ", omittingEmptySubsequences: true).map(String.init))
+        })
+        #expect(rows[timedOut]?[5] == "timed_out")
+        #expect(rows[rerunning]?[5] == "-")
+        #expect(rows[queued]?[5] == "-")
+
+        let objects = try sandbox.run(["ls", "--json"]).lines.map(JSONValue.parse)
+        let timedOutObject = objects.first { $0["id"] == .integer(timedOut) }
+        #expect(timedOutObject?["outcome"] == .string("timed_out"))
+        let rerunningObject = objects.first { $0["id"] == .integer(rerunning) }
+        #expect(rerunningObject != nil)
+        #expect(rerunningObject?["outcome"] == nil)
     }
 
     @Test("ls limit")

@@ -50,19 +50,21 @@ struct ListCommand: Command {
             filter.limit = count
         }
 
-        let jobs = try context.store().jobs(matching: filter)
+        let store = try context.store()
+        let jobs = try store.jobs(matching: filter)
+        let outcomes = try store.currentAttemptOutcomes(jobIDs: jobs.map(\.id))
         if arguments.has("json") {
             for job in jobs {
-                context.print(JSONOutput.line(JobView(job)))
+                context.print(JSONOutput.line(JobView(job, outcome: outcomes[job.id])))
             }
             return
         }
 
-        var table = Table("ID", "STATE", "QUEUE", "PRI", "ATTEMPTS", "CREATED", "IMAGE", "COMMAND")
+        var table = Table("ID", "STATE", "QUEUE", "PRI", "ATTEMPTS", "OUTCOME", "CREATED", "IMAGE", "COMMAND")
         for job in jobs {
             table.append([
                 "\(job.id)", job.state.rawValue + (job.cancelRequested ? "*" : ""), job.queue, "\(job.priority)",
-                "\(job.attemptsUsed)", Format.time(job.createdAt),
+                "\(job.attemptsUsed)", outcomes[job.id]?.rawValue ?? "-", Format.time(job.createdAt),
                 Format.truncate(job.spec.image, to: 40), Format.command(job.spec.command),
             ])
         }
