@@ -123,8 +123,16 @@ import Testing
 
     @Test(arguments: [
         ("[1, 2]", "expected an object at the top level"),
-        ("{concurrency: 2,, }", "not valid JSON5"),
-        ("", "not valid JSON5"),
+        ("{concurrency: 2,, }", "not valid JSON5: line 1, column 17: expected a key, found ','"),
+        ("", "not valid JSON5: line 1, column 1: expected a value, found the end of the file"),
+        ("{\n  concurrency: 4\n  pollInterval: \"2s\"\n}", "line 3, column 3: expected ',' or '}', found 'p'"),
+        ("{\n  engine: {kind: \"podman\",\n", "line 2, column 11: '{' is never closed"),
+        ("{a: 'x}", "line 1, column 5: the string is never closed"),
+        ("{a: \"x\ny\"}", "the string that starts at line 1, column 5 does not end on its line"),
+        ("{pollInterval: 2s}", "line 1, column 17: unexpected 's' in a number"),
+        ("{logLevel: info}", "line 1, column 12: expected a value, found 'i'; quote strings"),
+        ("{/* note\n a: 1}", "line 1, column 2: the comment is never closed"),
+        ("{é: 1} x", "line 1, column 8: unexpected 'x' after the end of the document"),
     ])
     func invalidDocumentHasNoKeyPath(text: String, problem: String) {
         do {
@@ -134,6 +142,19 @@ import Testing
             #expect(error.keyPath == "")
             #expect(error.problem.contains(problem), "problem: \(error.problem)")
         }
+    }
+}
+
+@Suite struct JSON5SyntaxLocatorTests {
+    /// Every form JSON5 allows passes, so a located error never blames valid syntax.
+    @Test(arguments: [
+        "{}", "[]", "{a: 1,}", "[1, 2,]", "{'single': 'quoted'}", "{\"a\": \"b\\\"c\"}",
+        "{$key_1: +1.5e3, b: -.5, c: 5., d: 0x1F, e: Infinity, f: -NaN}",
+        "// leading comment\n{a: /* inline */ true, b: false, c: null}\n",
+        "{a: 'line \\\ncontinued'}", "\u{FEFF}{a: 1}", "{ключ: 1}",
+    ])
+    func acceptsValidSyntax(text: String) {
+        #expect(JSON5SyntaxLocator.firstProblem(in: Array(text.utf8)) == nil)
     }
 }
 

@@ -22,7 +22,8 @@ extension DaemonConfiguration {
         do {
             root = try JSONValue.parseJSON5(data)
         } catch {
-            throw ConfigurationError(file: file, keyPath: "", problem: "not valid JSON5: \(Self.syntaxProblem(error))")
+            let located = JSON5SyntaxLocator.firstProblem(in: Array(data)).map(\.description)
+            throw ConfigurationError(file: file, keyPath: "", problem: "not valid JSON5: \(located ?? Self.syntaxProblem(error))")
         }
         guard case .object(let dictionary) = root else {
             throw ConfigurationError(file: file, keyPath: "", problem: "expected an object at the top level, found \(root.summary)")

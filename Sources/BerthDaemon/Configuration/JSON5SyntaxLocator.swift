@@ -1,0 +1,260 @@
+/// Finds where a JSON5 text stops being valid, for error messages.
+///
+/// Foundation's JSON5 reader reports only that a text is invalid, and an
+/// operator with a long configuration file needs the line. This checks the
+/// syntax alone and builds no values. It runs only after the reader has
+/// failed, and when it finds nothing the caller keeps the reader's message.
+struct JSON5SyntaxLocator {
+    /// The first syntax error: a 1-based line and column, and what was expected.
+    struct Problem: Error, Equatable, CustomStringConvertible {
+        let line: Int
+        let column: Int
+        let message: String
+
+        var description: String { "line \(line), column \(column): \(message)" }
+    }
+
+    private let bytes: [UInt8]
+    private var position = 0
+
+    private init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Returns the first syntax error in `bytes`, or nil when the syntax is valid.
+    static func firstProblem(in bytes: [UInt8]) -> Problem? {
+        var locator = JSON5SyntaxLocator(bytes)
+        do throws(Problem) {
+            try locator.skipSpaceAndComments()
+            try locator.value(depth: 0)
+            try locator.skipSpaceAndComments()
+            if locator.position < bytes.count {
+                throw locator.problem("unexpected \(locator.current) after the end of the document")
+            }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    // MARK: Values
+
+    private mutating func value(depth: Int) throws(Problem) {
+        // No configuration nests this deep, and the limit keeps recursion off the end of the stack.
+        guard depth < 512 else { throw problem("too deeply nested") }
+        guard position < bytes.count else { throw problem("expected a value, found the end of the file") }
+
+        switch bytes[position] {
+        case UInt8(ascii: "{"):
+            try container(closing: UInt8(ascii: "}"), depth: depth) { locator throws(Problem) in
+                try locator.key()
+                try locator.skipSpaceAndComments()
+                guard locator.consume(UInt8(ascii: ":")) else { throw locator.problem("expected ':' after the key, found \(locator.current)") }
+                try locator.skipSpaceAndComments()
+                try locator.value(depth: depth + 1)
+            }
+        case UInt8(ascii: "["):
+            try container(closing: UInt8(ascii: "]"), depth: depth) { locator throws(Problem) in
+                try locator.value(depth: depth + 1)
+            }
+        case UInt8(ascii: "\""), UInt8(ascii: "'"):
+            try string()
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+            guard consumeWord("true") || consumeWord("false") || consumeWord("null") else {
+                throw problem("expected a value, found \(current); quote strings")
+            }
+        default:
+            try number()
+        }
+    }
+
+    /// Reads `{…}` or `[…]`: elements separated by commas, with an optional trailing comma.
+    private mutating func container(
+        closing: UInt8, depth: Int, element: (inout JSON5SyntaxLocator) throws(Problem) -> Void
+    ) throws(Problem) {
+        let opening = position
+        position += 1
+        try skipSpaceAndComments()
+        while true {
+            if consume(closing) { return }
+            guard position < bytes.count else {
+                throw problem("'\(Character(UnicodeScalar(bytes[opening])))' is never closed", at: opening)
+            }
+            try element(&self)
+            try skipSpaceAndComments()
+            if consume(closing) { return }
+            guard consume(UInt8(ascii: ",")) else {
+                throw problem("expected ',' or '\(Character(UnicodeScalar(closing)))', found \(current)")
+            }
+            try skipSpaceAndComments()
+        }
+    }
+
+    private mutating func key() throws(Problem) {
+        guard position < bytes.count else { throw problem("expected a key, found the end of the file") }
+        if bytes[position] == UInt8(ascii: "\"") || bytes[position] == UInt8(ascii: "'") {
+            try string()
+            return
+        }
+        let start = position
+        while position < bytes.count, Self.isIdentifierByte(bytes[position], first: position == start) {
+            position += 1
+        }
+        guard position > start else { throw problem("expected a key, found \(current)") }
+    }
+
+    private mutating func string() throws(Problem) {
+        let quote = bytes[position]
+        let start = position
+        position += 1
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == quote {
+                position += 1
+                return
+            }
+            if byte == UInt8(ascii: "\\") {
+                // Any escaped character is accepted here, including a line break (a continuation).
+                position += 2
+                continue
+            }
+            if byte == UInt8(ascii: "\n") {
+                throw problem("the string that starts at \(place(of: start)) does not end on its line")
+            }
+            position += 1
+        }
+        throw problem("the string is never closed", at: start)
+    }
+
+    private mutating func number() throws(Problem) {
+        let start = position
+        if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+            position += 1
+        }
+        if consumeWord("Infinity") || consumeWord("NaN") { return }
+        if consumeWord("0x") || consumeWord("0X") {
+            let digitsStart = position
+            while position < bytes.count, bytes[position].isHexDigit { position += 1 }
+            guard position > digitsStart else { throw problem("expected hexadecimal digits after 0x") }
+            return
+        }
+
+        var digits = 0
+        while position < bytes.count, bytes[position].isDigit { position += 1; digits += 1 }
+        if consume(UInt8(ascii: ".")) {
+            while position < bytes.count, bytes[position].isDigit { position += 1; digits += 1 }
+        }
+        guard digits > 0 else {
+            position = start
+            throw problem("expected a value, found \(current); quote strings")
+        }
+        if consume(UInt8(ascii: "e")) || consume(UInt8(ascii: "E")) {
+            _ = consume(UInt8(ascii: "+")) || consume(UInt8(ascii: "-"))
+            let exponentStart = position
+            while position < bytes.count, bytes[position].isDigit { position += 1 }
+            guard position > exponentStart else { throw problem("expected digits in the number's exponent") }
+        }
+        if position < bytes.count, Self.isIdentifierByte(bytes[position], first: false) {
+            throw problem("unexpected \(current) in a number; quote strings and put units inside them, such as \"30s\"")
+        }
+    }
+
+    // MARK: Space and comments
+
+    private mutating func skipSpaceAndComments() throws(Problem) {
+        while position < bytes.count {
+            switch bytes[position] {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0B, 0x0C:
+                position += 1
+            case 0xC2 where position + 1 < bytes.count && bytes[position + 1] == 0xA0:
+                position += 2
+            case 0xEF where position + 2 < bytes.count && bytes[position + 1] == 0xBB && bytes[position + 2] == 0xBF:
+                position += 3
+            case UInt8(ascii: "/") where position + 1 < bytes.count && bytes[position + 1] == UInt8(ascii: "/"):
+                while position < bytes.count, bytes[position] != UInt8(ascii: "\n") { position += 1 }
+            case UInt8(ascii: "/") where position + 1 < bytes.count && bytes[position + 1] == UInt8(ascii: "*"):
+                let start = position
+                position += 2
+                while position + 1 < bytes.count, !(bytes[position] == UInt8(ascii: "*") && bytes[position + 1] == UInt8(ascii: "/")) {
+                    position += 1
+                }
+                guard position + 1 < bytes.count else { throw problem("the comment is never closed", at: start) }
+                position += 2
+            default:
+                return
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private mutating func consume(_ byte: UInt8) -> Bool {
+        guard position < bytes.count, bytes[position] == byte else { return false }
+        position += 1
+        return true
+    }
+
+    private mutating func consumeWord(_ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard position + count <= bytes.count else { return false }
+        let matches = word.withUTF8Buffer { buffer in
+            buffer.indices.allSatisfy { bytes[position + $0] == buffer[$0] }
+        }
+        if matches { position += count }
+        return matches
+    }
+
+    /// ASCII letters, digits, `$` and `_`, and any non-ASCII byte, which
+    /// JSON5 allows for Unicode letters; a key is not checked further.
+    private static func isIdentifierByte(_ byte: UInt8, first: Bool) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "$"), UInt8(ascii: "_"), 0x80...:
+            true
+        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+            !first
+        default:
+            false
+        }
+    }
+
+    /// The character at the current position, quoted, or "the end of the file".
+    private var current: String {
+        guard position < bytes.count else { return "the end of the file" }
+        var end = position + 1
+        while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+        return "'" + String(decoding: bytes[position..<end], as: UTF8.self) + "'"
+    }
+
+    private func problem(_ message: String, at offset: Int? = nil) -> Problem {
+        let (line, column) = lineAndColumn(of: offset ?? position)
+        return Problem(line: line, column: column, message: message)
+    }
+
+    private func place(of offset: Int) -> String {
+        let (line, column) = lineAndColumn(of: offset)
+        return "line \(line), column \(column)"
+    }
+
+    /// Columns count characters, not bytes, so they match what an editor shows.
+    private func lineAndColumn(of offset: Int) -> (Int, Int) {
+        var line = 1
+        var column = 1
+        for byte in bytes[..<min(offset, bytes.count)] {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        return (line, column)
+    }
+}
+
+extension UInt8 {
+    fileprivate var isDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
+
+    fileprivate var isHexDigit: Bool {
+        isDigit || (self | 0x20 >= UInt8(ascii: "a") && self | 0x20 <= UInt8(ascii: "f"))
+    }
+}
