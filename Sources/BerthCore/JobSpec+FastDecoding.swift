@@ -16,6 +16,26 @@ extension JobSpec {
             return reader.readSpec()
         }
     }
+
+    /// Decodes a spec that berth stored, without validating it again, because
+    /// the daemon reads the stored spec on every claim.
+    ///
+    /// The direct reader reads the common form; JSONDecoder reads the rest and
+    /// throws its own error for JSON that is not a spec.
+    public static func decodeStored(json: String) throws -> JobSpec {
+        var json = json
+        let direct = json.withUTF8 { bytes in
+            var reader = SpecReader(bytes: bytes)
+            return reader.readSpec()
+        }
+        guard let direct else {
+            return try JSONDecoder().decode(JobSpec.self, from: Data(json.utf8))
+        }
+        assert(
+            direct == (try? JSONDecoder().decode(JobSpec.self, from: Data(json.utf8))),
+            "the spec reader differs from JSONDecoder for \(json)")
+        return direct
+    }
 }
 
 /// A cursor over the bytes of one spec that reads the JSON values a spec holds.

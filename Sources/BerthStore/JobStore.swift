@@ -94,7 +94,7 @@ extension JobStore {
         let specJSON = row.text(5)
         let spec: JobSpec
         do {
-            spec = try JSONDecoder().decode(JobSpec.self, from: Data(specJSON.utf8))
+            spec = try JobSpec.decodeStored(json: specJSON)
         } catch {
             throw SQLiteError(code: SQLITE_CORRUPT, message: "job \(row.int64(0)) has a stored spec that cannot be read: \(error)")
         }

@@ -71,4 +71,40 @@ struct JobSpecFastPathTests {
         let expected = String(decoding: try encoder.encode(spec), as: UTF8.self)
         #expect(spec.encodedJSON() == expected)
     }
+
+    @Test(arguments: inputs)
+    func decodeStoredMatchesDecoder(json: String) {
+        let stored = try? JobSpec.decodeStored(json: json)
+        let decoded = try? JSONDecoder().decode(JobSpec.self, from: Data(json.utf8))
+
+        #expect(stored == decoded)
+    }
+
+    @Test func decodeStoredReadsEncodedSpecs() throws {
+        var everyField = JobSpec(image: "registry.example.com:5000/team/app@sha256:" + String(repeating: "a", count: 64), command: ["run", "é\n"])
+        everyField.env = ["A": "1"]
+        everyField.secrets = ["TOKEN"]
+        everyField.queue = "gpu"
+        everyField.priority = 7
+        everyField.limits = JobSpec.Limits(memory: .mebibytes(64), cpus: 1.5, pids: 64, timeout: .seconds(90))
+        everyField.retry = JobSpec.RetryOverrides(maxAttempts: 3, multiplier: 1.5, jitter: 0.25, retryOn: [.lost], neverRetryExitCodes: [2])
+        everyField.idempotencyKey = "key-1"
+        everyField.runAt = 1_796_376_600_007
+        everyField.labels = ["team": "data"]
+        everyField.hold = true
+        let specs = [JobSpec(image: "alpine:3.20", command: ["true"]), everyField]
+
+        for spec in specs {
+            #expect(try JobSpec.decodeStored(json: spec.encodedJSON()) == spec)
+        }
+    }
+
+    @Test func decodeStoredRejectsInvalidJSON() {
+        #expect(throws: DecodingError.self) {
+            try JobSpec.decodeStored(json: "{\(Self.head)")
+        }
+        #expect(throws: DecodingError.self) {
+            try JobSpec.decodeStored(json: "{\"image\":\"alpine:3.20\"}")
+        }
+    }
 }

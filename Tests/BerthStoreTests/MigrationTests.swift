@@ -77,6 +77,23 @@ final class MigrationTests {
         #expect(try appliedVersions(store) == EmbeddedMigrations.all.map(\.version))
     }
 
+    @Test func versionOneDatabaseUpgraded() throws {
+        let versionOne = try SQLiteConnection(path: path, busyTimeout: .seconds(5))
+        try Migrator.migrate(versionOne, migrations: Array(EmbeddedMigrations.all.prefix(1)), now: startTime)
+        try versionOne.execute(
+            "INSERT INTO jobs (queue, state, run_at, spec, created_at, updated_at) VALUES ('default', 'queued', ?, ?, ?, ?)",
+            [.integer(startTime), .text(makeSpec().encodedJSON()), .integer(startTime), .integer(startTime)])
+        let readyIndexBefore = try versionOne.queryFirst("SELECT 1 FROM sqlite_master WHERE name = 'jobs_ready'") { _ in true }
+
+        let store = try openStore(path)
+
+        #expect(readyIndexBefore == nil)
+        #expect(try appliedVersions(store) == EmbeddedMigrations.all.map(\.version))
+        #expect(try store.connection.queryFirst("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'jobs_ready'") { _ in true } == true)
+        #expect(try store.claimNext()?.spec == makeSpec())
+        #expect(try store.integrityCheck() == ["ok"])
+    }
+
     @Test func newerMigrationApplied() throws {
         let store = try openStore(path)
         try Migrator.migrate(store.connection, migrations: newerMigrations, now: startTime)
