@@ -80,11 +80,36 @@ final class CommandContext {
     }
 
     /// The job store, opened (and created and migrated) on first use.
+    ///
+    /// A database that this process cannot write, such as one on a file system
+    /// mounted read-only, is opened read-only, so that the commands that only
+    /// read still work. A command that writes then fails with SQLite's
+    /// read-only error.
     func store() throws -> JobStore {
         if let openedStore { return openedStore }
-        let store = try JobStore(options: DatabaseOptions(path: databasePath))
+        var options = DatabaseOptions(path: databasePath)
+        options.busyTimeout = try busyTimeout()
+        let store: JobStore
+        do {
+            store = try JobStore(options: options)
+        } catch let error as SQLiteError where error.isReadOnly {
+            options.readOnly = true
+            store = try JobStore(options: options)
+        }
         openedStore = store
         return store
+    }
+
+    /// Returns how long a command waits for another process's write lock:
+    /// $BERTH_BUSY_TIMEOUT (a duration such as 5s), else the store's default of 30 seconds.
+    private func busyTimeout() throws -> TimeSpan {
+        guard let text = environment["BERTH_BUSY_TIMEOUT"], !text.isEmpty else {
+            return DatabaseOptions(path: databasePath).busyTimeout
+        }
+        guard let timeout = TimeSpan(parsing: text) else {
+            throw CommandFailure("BERTH_BUSY_TIMEOUT=\(text) is not a duration; use a number with a unit, such as 5s or 2m, or unset it for the default of 30s")
+        }
+        return timeout
     }
 
     func now() -> Int64 { Clock.nowMilliseconds() }

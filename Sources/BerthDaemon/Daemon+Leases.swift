@@ -7,6 +7,10 @@ import Foundation
 
 extension Daemon {
     func heartbeat() async {
+        if let change = database.fileChange() {
+            stopForChangedDatabase(change)
+            return
+        }
         let leases = runners.values.map(\.lease)
         let leaseDuration = configuration.leaseDuration
         let results: [(Lease, Result<Bool, any Error>)]

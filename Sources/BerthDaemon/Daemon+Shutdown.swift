@@ -47,3 +47,32 @@ extension Daemon {
         }
     }
 }
+
+// The database file deleted or replaced while the daemon runs.
+
+extension Daemon {
+    /// Stops claiming, stops the running containers and makes `run()` return
+    /// exit status 1, because the database file at the configured path is no
+    /// longer the file this daemon has open.
+    ///
+    /// The containers are stopped whatever `shutdown.mode` is set to. Their leases
+    /// exist only in the lost file, so no daemon would ever adopt a detached
+    /// container, and the orphan sweep of a daemon on a new database looks
+    /// only for containers labelled with that database's id.
+    func stopForChangedDatabase(_ change: DatabaseFileChange) {
+        guard exitStatus == 0 else { return }
+        exitStatus = 1
+        logger.error("the database file changed under the daemon; stopping running jobs and exiting with status 1", [
+            (.databasePath, configuration.databaseOptions.path), (.error, "\(change)"),
+        ])
+        if shutdown.isAcceptingWork {
+            _ = shutdown.signalReceived()
+            scheduleDeadline()
+        }
+        notifier.stopping(status: "database file lost")
+        for runner in runners.values {
+            runner.requestStop(.drain)
+        }
+        wake.signal()
+    }
+}

@@ -15,17 +15,37 @@ public final class SQLiteConnection {
     /// Opens (and creates when missing) the database at `path`.
     ///
     /// `busyTimeout` bounds how long a call waits for another process's write
-    /// lock before it fails with `SQLITE_BUSY`.
+    /// lock before it fails with `SQLITE_BUSY`. A read-write open of a file
+    /// that this process cannot write fails with `SQLITE_READONLY` at once,
+    /// instead of at the first write. A read-only open of a database on a file
+    /// system mounted read-only opens it as immutable, because SQLite cannot
+    /// create the WAL's shared-memory file there and no process can change it.
     init(path: String, readOnly: Bool = false, busyTimeout: TimeSpan) throws(SQLiteError) {
         var handle: OpaquePointer?
-        let flags = readOnly
+        var flags = readOnly
             ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
             : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        var name = path
+        if readOnly, Self.isOnReadOnlyFileSystem(path) {
+            name = "file:" + Self.percentEncoded(path) + "?immutable=1"
+            flags |= SQLITE_OPEN_URI
+        }
+        let code = sqlite3_open_v2(name, &handle, flags, nil)
         guard code == SQLITE_OK, let handle else {
-            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            var error = SQLiteError(code: code, message: "cannot open the file: \(handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory")")
+            error.path = path
+            error.systemErrno = handle.map { sqlite3_system_errno($0) } ?? 0
             sqlite3_close_v2(handle)
-            throw SQLiteError(code: code, message: "cannot open \(path): \(message)")
+            throw error
+        }
+        if !readOnly, sqlite3_db_readonly(handle, "main") == 1 {
+            // SQLite falls back to read-only when the file cannot be opened for writing.
+            sqlite3_close_v2(handle)
+            var error = SQLiteError(
+                code: SQLITE_READONLY,
+                message: "the file is read-only for this process, through its mode or a file system mounted read-only, and this command writes to it")
+            error.path = path
+            throw error
         }
         self.handle = handle
         self.path = path
@@ -34,13 +54,37 @@ public final class SQLiteConnection {
         sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.milliseconds))
     }
 
+    /// Whether the file system that contains `path` is mounted read-only.
+    private static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
+        var status = statvfs()
+        guard statvfs(path, &status) == 0 else { return false }
+        return status.f_flag & UInt(ST_RDONLY) != 0
+    }
+
+    /// Encodes `path` for an SQLite URI, in which `?`, `#` and `%` have a meaning.
+    private static func percentEncoded(_ path: String) -> String {
+        var encoded = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "%"), 0x80...0xFF, 0...0x20:
+                encoded += String(format: "%%%02X", byte)
+            default:
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return encoded
+    }
+
     deinit {
         statements.removeAll()
         sqlite3_close_v2(handle)
     }
 
     func error(code: Int32, sql: String? = nil) -> SQLiteError {
-        SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        var error = SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        error.path = path
+        error.systemErrno = sqlite3_system_errno(handle)
+        return error
     }
 
     /// Returns the cached prepared statement for `sql`, preparing it on first use.
@@ -60,7 +104,10 @@ public final class SQLiteConnection {
         guard code == SQLITE_OK else {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(message)
-            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: text, sql: sql)
+            var error = SQLiteError(code: sqlite3_extended_errcode(handle), message: text, sql: sql)
+            error.path = path
+            error.systemErrno = sqlite3_system_errno(handle)
+            throw error
         }
     }
 
@@ -119,7 +166,8 @@ public final class SQLiteConnection {
     /// gave up on (it is not called in some lock states) until `busyTimeout` has
     /// passed in total.
     private func beginWithRetry(_ sql: String) throws(SQLiteError) {
-        let deadline = ContinuousClock.now + .milliseconds(busyTimeout.milliseconds)
+        let started = ContinuousClock.now
+        let deadline = started + .milliseconds(busyTimeout.milliseconds)
         var pause = Duration.milliseconds(1)
         while true {
             do {
@@ -128,6 +176,11 @@ public final class SQLiteConnection {
             } catch where error.isBusy && ContinuousClock.now < deadline {
                 Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds))
                 pause = min(pause * 2, .milliseconds(100))
+            } catch where error.isBusy {
+                var error = error
+                let waited = ContinuousClock.now - started
+                error.waitedMilliseconds = waited.components.seconds * 1000 + waited.components.attoseconds / 1_000_000_000_000_000
+                throw error
             }
         }
     }

@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 
 /// A failed SQLite call: the extended result code, SQLite's message and the
 /// statement it ran. Bound values are never part of the description, so
@@ -8,6 +9,12 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let message: String
     public let sql: String?
+    /// The database file, when the error came from an open connection.
+    public internal(set) var path: String?
+    /// The `errno` of the system call that failed, such as `ENOSPC`, or 0.
+    public internal(set) var systemErrno: Int32 = 0
+    /// How long the call waited for another connection's lock before it gave up.
+    public internal(set) var waitedMilliseconds: Int64?
 
     init(code: Int32, message: String, sql: String? = nil) {
         self.code = code
@@ -21,21 +28,53 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
     public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
     public var isReadOnly: Bool { primaryCode == SQLITE_READONLY }
-    public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+    /// SQLite reports a full file system as `SQLITE_FULL` when a write to the
+    /// database or its WAL fails, but as an I/O error (such as
+    /// `SQLITE_IOERR_SHMSIZE`) when the shared-memory file cannot grow, so the
+    /// system's `errno` is checked too.
+    public var isDiskFull: Bool { primaryCode == SQLITE_FULL || systemErrno == ENOSPC || systemErrno == EDQUOT }
 
     public var description: String {
         let name = String(cString: sqlite3_errstr(code))
-        var text = "SQLite error \(code) (\(name)): \(message)"
+        var text = path.map { "database \($0): " } ?? ""
+        if isDiskFull {
+            text += "disk full (no space left on device): "
+        } else if isBusy, path != nil {
+            text += "locked by another process: "
+        }
+        text += "SQLite error \(code) (\(name)): \(message)"
+        if systemErrno != 0, !isBusy {
+            text += " (\(String(cString: strerror(systemErrno))))"
+        }
+        if let waitedMilliseconds {
+            text += " after waiting \(waitedMilliseconds) ms for the lock"
+        }
         if let sql {
             let statement = sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
             text += " while running: \(statement.prefix(200))"
         }
-        if isDiskFull {
-            text += ". Free space on the database's filesystem and try again"
-        } else if isReadOnly {
-            text += ". Check that the database file and its directory are writable by this user"
-        }
+        text += remedy
         return text
+    }
+
+    /// The operator's next step, as a sentence that starts with ". ", or "" when there is none to suggest.
+    private var remedy: String {
+        let directory = path.map { Self.directory(of: $0) } ?? "the database's directory"
+        if isDiskFull {
+            return ". Free space on the file system that holds \(directory) (`df \(directory)` shows it) and try again"
+        }
+        if isBusy {
+            return ". Another process kept a write transaction open for longer than the busy timeout; end that process's transaction (`fuser \(path ?? "the database file")` lists the processes that have the file open), or try again"
+        }
+        if isReadOnly {
+            return ". Check that the database file and \(directory) are writable by this user and that their file system is not mounted read-only"
+        }
+        return ""
+    }
+
+    private static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
 
