@@ -51,6 +51,27 @@ extension ContainerEngine {
     /// that `ps` shows. The engine still stores the values in the container's
     /// configuration, where `inspect` shows them to anyone allowed to run the engine.
     public func create(_ spec: ContainerRunSpec, secrets: [String: String] = [:]) async throws -> String {
+        try checkSecrets(secrets)
+        let arguments = try spec.createArguments(secretNames: Array(secrets.keys))
+        let result = try await execute("create", arguments, secrets: secrets)
+        return try containerID(in: result, operation: "create")
+    }
+
+    /// Creates and starts a container from `spec` in one engine command, and returns its id.
+    ///
+    /// Secrets are passed as for `create`. The engine's conmon inherits
+    /// `workingDirectory`, and conmon 2.1 writes its OOM marker, an empty file
+    /// named `oom`, to its working directory when the kernel's OOM killer
+    /// ends a process of the container. When the call fails, a container of
+    /// the spec's name may exist, created but not started.
+    public func run(_ spec: ContainerRunSpec, secrets: [String: String] = [:], workingDirectory: String = "/") async throws -> String {
+        try checkSecrets(secrets)
+        let arguments = try spec.runArguments(secretNames: Array(secrets.keys))
+        let result = try await execute("run", arguments, secrets: secrets, workingDirectory: workingDirectory)
+        return try containerID(in: result, operation: "run")
+    }
+
+    private func checkSecrets(_ secrets: [String: String]) throws(ContainerEngineError) {
         let reserved = configuration.environment.variables
         for (name, value) in secrets.sorted(by: { $0.key < $1.key }) {
             guard reserved[name] == nil else {
@@ -61,12 +82,13 @@ extension ContainerEngine {
                 throw ContainerEngineError.invalidValue(field: "value of secret \(name)", value: "", reason: "contains a NUL byte")
             }
         }
-        let arguments = try spec.createArguments(secretNames: Array(secrets.keys))
+    }
 
-        let result = try await execute("create", arguments, secrets: secrets)
+    /// Returns the container id that `create` or `run --detach` printed last.
+    private func containerID(in result: ProcessResult, operation: String) throws(ContainerEngineError) -> String {
         let id = result.standardOutput.text.split(separator: "\n").last.map(String.init) ?? ""
         guard id.count >= 12, id.allSatisfy(\.isHexDigit) else {
-            throw ContainerEngineError.unexpectedOutput(operation: "create", detail: "expected a container id, got \"\(id)\"")
+            throw ContainerEngineError.unexpectedOutput(operation: operation, detail: "expected a container id, got \"\(id)\"")
         }
         return id
     }
@@ -90,10 +112,19 @@ extension ContainerEngine {
 
     /// Waits at most `timeout` for the container to exit and returns its exit code.
     ///
-    /// When the timeout expires, the engine command is killed and the container keeps running.
-    public func wait(_ container: String, timeout: Duration) async throws -> Int32 {
+    /// When the timeout expires, the engine command is killed and the container
+    /// keeps running. `pollInterval` sets podman's `--interval`, how often
+    /// podman checks the container's state, which is 250 ms by default in
+    /// podman 4.3. Docker has no such setting, so it is not passed to docker.
+    public func wait(_ container: String, timeout: Duration, pollInterval: Duration? = nil) async throws -> Int32 {
         try checkContainerReference(container)
-        let result = try await execute("wait", ["wait", container], timeout: timeout, container: container)
+        var arguments = ["wait"]
+        if kind == .podman, let pollInterval {
+            let milliseconds = max(1, pollInterval.components.seconds * 1000 + pollInterval.components.attoseconds / 1_000_000_000_000_000)
+            arguments.append("--interval=\(milliseconds)ms")
+        }
+        arguments.append(container)
+        let result = try await execute("wait", arguments, timeout: timeout, container: container)
         let text = result.standardOutput.text.split(separator: "\n").last.map(String.init) ?? ""
         guard let code = Int32(text.trimmingCharacters(in: .whitespaces)) else {
             throw ContainerEngineError.unexpectedOutput(operation: "wait", detail: "expected an exit code, got \"\(text)\"")

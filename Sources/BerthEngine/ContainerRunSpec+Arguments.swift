@@ -7,9 +7,19 @@ extension ContainerRunSpec {
     /// validation would be read as that flag's value. The image and command
     /// come last, after `--`.
     func createArguments(secretNames: [String]) throws(ContainerEngineError) -> [String] {
+        try arguments(verb: ["create"], secretNames: secretNames)
+    }
+
+    /// Builds the arguments of `run --detach`, which creates and starts the
+    /// container in one engine command, with the same flags as `create`.
+    func runArguments(secretNames: [String]) throws(ContainerEngineError) -> [String] {
+        try arguments(verb: ["run", "--detach"], secretNames: secretNames)
+    }
+
+    private func arguments(verb: [String], secretNames: [String]) throws(ContainerEngineError) -> [String] {
         try validate(secretNames: secretNames)
 
-        var arguments = ["create", "--name=\(name)"]
+        var arguments = verb + ["--name=\(name)"]
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
             arguments.append("--label=\(key)=\(value)")
         }
@@ -51,6 +61,9 @@ extension ContainerRunSpec {
         }
         arguments.append("--pull=\(pullPolicy.rawValue)")
         arguments += extraFlags
+        if let logFile {
+            arguments += ["--log-driver=k8s-file", "--log-opt=path=\(logFile)"]
+        }
 
         arguments += ["--", image]
         arguments += command
@@ -120,6 +133,12 @@ extension ContainerRunSpec {
                 throw .invalidValue(
                     field: "workspace", value: workspace,
                     reason: "use an absolute host path without ':', ',' or control characters")
+            }
+        }
+        if let logFile {
+            guard logFile.hasPrefix("/"), !logFile.contains(","), !ArgumentValidation.containsControlCharacter(logFile) else {
+                throw .invalidValue(
+                    field: "log file", value: logFile, reason: "use an absolute host path without ',' or control characters")
             }
         }
         try validateLimits()

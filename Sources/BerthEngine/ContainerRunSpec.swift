@@ -46,6 +46,10 @@ public struct ContainerRunSpec: Hashable, Sendable {
     /// They are trusted as they are, because they come from the operator and
     /// never from a job spec. A flag here may override one of berth's own.
     public var extraFlags: [String]
+    /// A host path for the container's log in the k8s-file format, or nil for
+    /// the engine's own log driver and place. Podman only; set after
+    /// `extraFlags`, so that the log is where berth reads it.
+    public var logFile: String?
 
     public init(
         name: String, image: String, command: [String], labels: [String: String] = [:],
@@ -53,7 +57,8 @@ public struct ContainerRunSpec: Hashable, Sendable {
         readOnlyRootFilesystem: Bool = true, tmpfsSize: ByteSize? = .mebibytes(64), memory: ByteSize? = nil,
         cpus: Double? = nil, pidsLimit: Int? = nil,
         ulimits: [ContainerUlimit] = [ContainerUlimit(.nofile, soft: 1024, hard: 1024)],
-        workspace: String? = nil, pullPolicy: ImagePullPolicy = .missing, extraFlags: [String] = []
+        workspace: String? = nil, pullPolicy: ImagePullPolicy = .missing, extraFlags: [String] = [],
+        logFile: String? = nil
     ) {
         self.name = name
         self.image = image
@@ -71,6 +76,7 @@ public struct ContainerRunSpec: Hashable, Sendable {
         self.workspace = workspace
         self.pullPolicy = pullPolicy
         self.extraFlags = extraFlags
+        self.logFile = logFile
     }
 }
 

@@ -42,6 +42,24 @@ struct ContainerRunSpecTests {
         #expect(!arguments.contains("--tty"))
     }
 
+    @Test("detached run puts the log file after extra flags")
+    func runArguments() throws {
+        var spec = Self.baseSpec()
+        spec.extraFlags = ["--log-driver=journald"]
+        spec.logFile = "/run/berth/containers/job-1/output.log"
+
+        let arguments = try spec.runArguments(secretNames: [])
+        let created = try spec.createArguments(secretNames: [])
+
+        #expect(Array(arguments.prefix(2)) == ["run", "--detach"])
+        let separator = try #require(arguments.firstIndex(of: "--"))
+        #expect(Array(arguments[(separator - 3)..<separator]) == [
+            "--log-driver=journald", "--log-driver=k8s-file", "--log-opt=path=/run/berth/containers/job-1/output.log",
+        ])
+        // The same flags as create, after the verb.
+        #expect(Array(arguments.dropFirst(2)) == Array(created.dropFirst()))
+    }
+
     @Test("CPU count formatting")
     func cpuFormatting() {
         #expect(ContainerRunSpec.formatCPUs(0.5) == "0.500")
@@ -78,6 +96,8 @@ struct ContainerRunSpecTests {
         Rejection(name: "zero pids", field: "pids limit") { $0.pidsLimit = 0 },
         Rejection(name: "soft above hard", field: "ulimit") { $0.ulimits = [ContainerUlimit(.nofile, soft: 10, hard: 5)] },
         Rejection(name: "NUL in the command", field: "command argument 1") { $0.command = ["a", "b\u{0}"] },
+        Rejection(name: "relative log file", field: "log file") { $0.logFile = "output.log" },
+        Rejection(name: "comma in the log file", field: "log file") { $0.logFile = "/run/a,b/output.log" },
     ]
 
     @Test("invalid values are rejected", arguments: rejections)

@@ -323,6 +323,81 @@ struct PodmanEngineTests {
 
         #expect(running)
     }
+
+    /// Runs `spec` with `run --detach`, its log in a file of a new directory
+    /// that is also conmon's working directory, and removes it after `body`.
+    private func withDetachedRun<Result>(
+        _ spec: ContainerRunSpec, _ body: (_ id: String, _ directory: URL) async throws -> Result
+    ) async throws -> Result {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var spec = spec
+        spec.logFile = directory.appendingPathComponent("output.log").path
+        let id = try await engine.run(spec, workingDirectory: directory.path)
+        do {
+            let result = try await body(id, directory)
+            try await engine.remove(id)
+            return result
+        } catch {
+            try? await engine.remove(id)
+            throw error
+        }
+    }
+
+    @Test("detached run writes its log file")
+    func detachedRunLogFile() async throws {
+        let spec = PodmanFixture.spec([
+            "berth-test-job", "events", "3", "0.05", "stderr", "warning one", "invalid-utf8", "long-line", "20000",
+            "no-newline", "tail",
+        ])
+
+        let (fileLines, engineLines, exitCode) = try await withDetachedRun(spec) { id, directory in
+            let file = ContainerLogFile(path: directory.appendingPathComponent("output.log").path, maximumLineBytes: 1000)
+            let lines = Mutex<[OutputLine]>([])
+            let reader = Task { try await file.follow { line in lines.withLock { $0.append(line) } } }
+            let exitCode = try await engine.wait(id, timeout: .seconds(60), pollInterval: .milliseconds(10))
+            file.containerExited()
+            try await reader.value
+            return (lines.withLock { $0 }, try await collectLogs(id, maximumLineBytes: 1000), exitCode)
+        }
+
+        // The file reader returns what `podman logs` returns, line for line in
+        // each stream. Across streams the order of `podman logs` is not kept,
+        // because its two pipes are read by two threads.
+        #expect(exitCode == 0)
+        for stream in [StandardStream.standardOutput, .standardError] {
+            #expect(fileLines.filter { $0.stream == stream }.map(\.line) == engineLines.filter { $0.stream == stream }.map(\.line))
+        }
+        #expect(fileLines.count == 7)
+        #expect(fileLines.map(\.text).prefix(3) == [#"{"event":"tick","n":1}"#, #"{"event":"tick","n":2}"#, #"{"event":"tick","n":3}"#])
+        #expect(fileLines.filter { $0.line.isTruncated }.map(\.text.utf8.count) == [1000])
+        #expect(fileLines.last?.text == "tail")
+    }
+
+    @Test("detached run leaves the OOM marker in its directory")
+    func detachedRunOOMMarker() async throws {
+        var spec = PodmanFixture.spec(["berth-test-job", "memory-hog"])
+        spec.memory = .mebibytes(32)
+
+        let (exitCode, markerExists) = try await withDetachedRun(spec) { id, directory in
+            let exitCode = try await engine.wait(id, timeout: .seconds(120))
+            return (exitCode, FileManager.default.fileExists(atPath: directory.appendingPathComponent("oom").path))
+        }
+
+        #expect(exitCode == 137)
+        #expect(markerExists)
+    }
+
+    @Test("detached run of a missing image fails")
+    func detachedRunMissingImage() async throws {
+        var spec = PodmanFixture.spec(["true"])
+        spec.image = "localhost/berth-no-such-image:latest"
+
+        await #expect(throws: ContainerEngineError.self) {
+            _ = try await engine.run(spec)
+        }
+        try? await engine.remove(spec.name)
+    }
 }
 
 extension Array {
