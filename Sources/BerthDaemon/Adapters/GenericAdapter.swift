@@ -12,7 +12,7 @@ import Foundation
 struct GenericAdapter: JobAdapter {
     /// The checkpoint directory, relative to the workspace.
     static let checkpointDirectoryName = "checkpoints"
-    /// The type of the event that requests an immediate capture.
+    /// The type of the event that requests an immediate capture; `mayConcern` searches for the same text.
     static let checkpointEventType = "checkpoint"
 
     var checkpointDirectory: [String] { [Self.checkpointDirectoryName] }
@@ -52,7 +52,7 @@ struct GenericAdapter: JobAdapter {
 /// Captures on `{"type":"checkpoint"}` and leaves the outcome to the daemon's classification.
 struct GenericEventTracker: EventTracker {
     func mayConcern(_ line: String) -> Bool {
-        line.contains(GenericAdapter.checkpointEventType)
+        line.containsUTF8("checkpoint")
     }
 
     mutating func observe(_ event: [String: Any]) -> Bool {

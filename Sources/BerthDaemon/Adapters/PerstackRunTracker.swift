@@ -35,7 +35,7 @@ struct PerstackRunTracker: EventTracker {
     /// Events that matter carry a checkpoint or start or end a run. The test on
     /// the raw text assumes the runtime's JSON, which never escapes ASCII letters.
     func mayConcern(_ line: String) -> Bool {
-        line.contains("\"checkpoint\"") || line.contains("Run")
+        line.containsUTF8("\"checkpoint\"") || line.containsUTF8("Run")
     }
 
     mutating func observe(_ event: [String: Any]) -> Bool {
