@@ -84,6 +84,31 @@ extension PodmanScenarios {
             #expect(worker.stoppedAt != nil)
         }
 
+        /// Podman 4.3's `logs --follow` could stop at the container's exit
+        /// before it had read the whole log, so a job that prints fast and
+        /// exits at once is the case where lines went missing.
+        @Test func fastOutputBeforeExitIsAllStored() async throws {
+            let sandbox = try DaemonSandbox()
+            try sandbox.startDaemon()
+            let lines = 200_000
+            let id = try await sandbox.submit(["sh", "-c", "yes '{\"type\":\"tick\"}' | head -n \(lines); echo done >&2"])
+
+            let waited = try await sandbox.berth(["wait", "--timeout", "300s", "\(id)"])
+            #expect(waited.status == 0, "\(waited)")
+
+            let store = try sandbox.store
+            let events = try store.events(jobID: id, limit: lines + 10)
+            #expect(events.count == lines)
+            #expect(events.last?.sequence == Int64(lines))
+            #expect(events.allSatisfy { $0.type == "tick" })
+            #expect(try sandbox.logs(id).map(\.line) == ["done"])
+
+            // The attempt's directory, with the log file and conmon's working directory, goes with the container.
+            let containers = sandbox.directory.appendingPathComponent("run/containers")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: containers.path)) ?? []
+            #expect(left.isEmpty, "left in \(containers.path): \(left)")
+        }
+
         @Test func followPrintsEventsUntilJobEnds() async throws {
             let sandbox = try DaemonSandbox()
             try sandbox.startDaemon()

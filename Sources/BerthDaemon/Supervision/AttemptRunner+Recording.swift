@@ -19,14 +19,21 @@ extension AttemptRunner {
         }
         if case StoreError.leaseLost? = pump.writeError {
             logger.warning("lost the lease while storing output; another worker has the job", [(.containerID, id)])
-            try? await context.engine.remove(id)
+            try? await removeContainer(id)
             return .leaseLost
         }
 
         var exit = exit
-        if !exit.vanished {
+        if FileManager.default.fileExists(atPath: oomMarkerPath) {
+            exit.oomKilled = true
+        }
+        // A container started with `run --detach` has conmon's OOM marker in
+        // the attempt directory, so the engine is asked only when the exit
+        // code is missing. For other containers podman 4.3 reports OOMKilled.
+        let hasAttemptDirectory = FileManager.default.fileExists(atPath: logFilePath)
+        if !exit.vanished, !hasAttemptDirectory || exit.exitCode == nil {
             if let inspection = try? await context.engine.inspect(id) {
-                exit.oomKilled = inspection.state.isOOMKilled
+                exit.oomKilled = exit.oomKilled || inspection.state.isOOMKilled
                 if exit.exitCode == nil { exit.exitCode = inspection.state.exitCode }
             }
         }
@@ -80,11 +87,13 @@ extension AttemptRunner {
             } catch StoreError.leaseLost {
                 logger.warning("could not record the result; another worker has the job")
                 if let id { try? await context.engine.remove(id) }
+                removeAttemptDirectory()
                 return .leaseLost
             } catch {
                 logger.error("could not record the result", [(.error, "\(error)")])
                 if remainingTries == 0 {
                     if let id { try? await context.engine.remove(id) }
+                    removeAttemptDirectory()
                     return .unrecorded
                 }
                 try? await Task.sleep(for: delay)
@@ -110,6 +119,7 @@ extension AttemptRunner {
                 logger.warning("could not remove the container", [(.containerID, id), (.error, "\(error)")])
             }
         }
+        removeAttemptDirectory()
         return .finished(result.outcome)
     }
 

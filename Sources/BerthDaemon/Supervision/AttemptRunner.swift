@@ -36,7 +36,7 @@ final class AttemptRunner: Sendable {
     let logger: Logger
     let workspace: Workspace
     let lifecycle: Mutex<AttemptLifecycle>
-    private let containerID = Mutex<String?>(nil)
+    let containerID = Mutex<String?>(nil)
     /// The resume hook's preparation for a fresh container; nil for an adopted one.
     private let preparation = Mutex<AttemptPreparation?>(nil)
     /// The supervision task, cancelled when the daemon detaches.
@@ -156,7 +156,7 @@ final class AttemptRunner: Sendable {
         return end
     }
 
-    private enum StartResult {
+    enum StartResult {
         case running(id: String, startedAt: Int64)
         case ended(End)
     }
@@ -179,6 +179,10 @@ final class AttemptRunner: Sendable {
 
         self.preparation.withLock { $0 = preparation }
         let runSpec = makeRunSpec(name: name, preparation: preparation)
+        if context.engine.kind == .podman {
+            return await runDetached(runSpec, secrets: secrets)
+        }
+
         let creating = ContinuousClock.now
         let id: String
         do {
@@ -191,23 +195,8 @@ final class AttemptRunner: Sendable {
         }
         containerID.withLock { $0 = id }
 
-        do {
-            let settingsJSON = runSettingsJSON(runSpec)
-            try await context.database.run { [lease] store in
-                try store.recordContainer(lease, name: name, id: id, runSettings: settingsJSON, now: Clock.nowMilliseconds())
-            }
-        } catch {
-            logger.warning("lost the lease before starting; removing the container", [(.containerID, id), (.error, "\(error)")])
-            try? await context.engine.remove(id)
-            return .ended(.leaseLost)
-        }
-
-        let afterCreate = lifecycle.withLock { $0.handle(.created) }
-        perform(afterCreate)
-        if afterCreate.contains(.recordResult) {
-            // Stopped before it started: the intent alone decides the outcome.
-            let result = AttemptOutcomeClassifier.classify(intent: lifecycle.withLock { $0.intent }, exit: ContainerExit(exitCode: nil))
-            return .ended(await finish(result, containerID: id))
+        if let end = await recordCreated(id, runSpec: runSpec) {
+            return .ended(end)
         }
 
         do {
@@ -216,6 +205,36 @@ final class AttemptRunner: Sendable {
             return .ended(await finishAfterEngineFailure(error, operation: "start", containerID: id))
         }
         context.metrics.observeContainerStart(ContinuousClock.now - creating)
+        return await recordStarted(id)
+    }
+
+    /// Records the container under the lease and passes `.created` to the lifecycle.
+    /// Returns how the attempt ended when it ends here: the lease was lost, or
+    /// a stop came before the start, and then the container is removed.
+    func recordCreated(_ id: String, runSpec: ContainerRunSpec) async -> End? {
+        do {
+            let settingsJSON = runSettingsJSON(runSpec)
+            try await context.database.run { [lease, name = runSpec.name] store in
+                try store.recordContainer(lease, name: name, id: id, runSettings: settingsJSON, now: Clock.nowMilliseconds())
+            }
+        } catch {
+            logger.warning("lost the lease before starting; removing the container", [(.containerID, id), (.error, "\(error)")])
+            try? await removeContainer(id)
+            return .leaseLost
+        }
+
+        let afterCreate = lifecycle.withLock { $0.handle(.created) }
+        perform(afterCreate)
+        if afterCreate.contains(.recordResult) {
+            // Stopped before it started: the intent alone decides the outcome.
+            let result = AttemptOutcomeClassifier.classify(intent: lifecycle.withLock { $0.intent }, exit: ContainerExit(exitCode: nil))
+            return await finish(result, containerID: id)
+        }
+        return nil
+    }
+
+    /// Records the start time and passes `.started` to the lifecycle.
+    func recordStarted(_ id: String) async -> StartResult {
         let startedAt = Clock.nowMilliseconds()
         try? await context.database.run { [lease] store in try store.recordStart(lease, now: startedAt) }
         logger.info("started container", [(.containerID, id)])
@@ -226,7 +245,7 @@ final class AttemptRunner: Sendable {
     /// Finishes an attempt whose engine call failed before the container ran.
     /// A failure of the engine itself puts the job back without using an
     /// attempt. Anything else, such as a missing image, is a start failure.
-    private func finishAfterEngineFailure(_ error: any Error, operation: String, containerID: String?) async -> End {
+    func finishAfterEngineFailure(_ error: any Error, operation: String, containerID: String?) async -> End {
         if let engineError = await engineFault(behind: error) {
             context.reportEngineFailure(engineError)
             if let containerID { try? await context.engine.remove(containerID) }
@@ -256,6 +275,9 @@ final class AttemptRunner: Sendable {
 
     /// Maximum duration of one `wait` call on a running container.
     static let waitRound = Duration.seconds(30)
+    /// The first `wait` call on a container: short, with a short poll interval.
+    /// At 10 ms podman 4.3 used about 3% of a core while it waited.
+    static let firstWaitRound = (timeout: Duration.seconds(2), pollInterval: Duration?.some(.milliseconds(10)))
 
     struct SupervisionResult: Sendable {
         let exit: ContainerExit
@@ -272,6 +294,11 @@ final class AttemptRunner: Sendable {
 
     /// Follows output, enforces the timeout and quota, and waits for the exit.
     private func superviseUntilExit(containerID id: String, startedAt: Int64) async -> SupervisionResult {
+        // Containers that berth started with `run --detach` have their log in
+        // the attempt directory; others, such as docker's, are read through the engine.
+        let logFile = FileManager.default.fileExists(atPath: logFilePath)
+            ? ContainerLogFile(path: logFilePath, maximumLineBytes: Int(context.configuration.output.maxLineBytes.bytes))
+            : nil
         let observer = context.resumeHook.makeObserver(
             for: job, workspace: workspace.path, preparation: preparation.withLock { $0 })
         let pump = OutputPump(
@@ -283,7 +310,14 @@ final class AttemptRunner: Sendable {
             })
 
         let exit = await withTaskGroup(of: SupervisionStep.self) { group -> ContainerExit in
-            group.addTask { await self.followLogs(id, into: pump); return .logsEnded }
+            group.addTask {
+                if let logFile {
+                    await self.followLogFile(logFile, of: id, into: pump)
+                } else {
+                    await self.followLogs(id, into: pump)
+                }
+                return .logsEnded
+            }
             group.addTask { await pump.runTimer(); return .helperEnded }
             group.addTask { await self.enforceTimeout(startedAt: startedAt); return .helperEnded }
             group.addTask { await self.enforceWorkspaceQuota(); return .helperEnded }
@@ -296,6 +330,12 @@ final class AttemptRunner: Sendable {
                 case .exited(let result):
                     exit = result
                     if logsEnded { break loop }
+                    if let logFile {
+                        // The file is complete once the container has exited,
+                        // so its reader ends when it has read the rest.
+                        logFile.containerExited()
+                        continue
+                    }
                     // The log reader ends on its own once it has read everything.
                     group.addTask { try? await Task.sleep(for: .seconds(10)); return .logGraceOver }
                 case .logsEnded:
@@ -311,7 +351,7 @@ final class AttemptRunner: Sendable {
             group.cancelAll()
             return exit ?? ContainerExit(exitCode: nil, vanished: false)
         }
-        if !exit.vanished, lifecycle.withLock({ $0.phase }) != .detached {
+        if logFile == nil, !exit.vanished, lifecycle.withLock({ $0.phase }) != .detached {
             await storeMissedLines(id, after: pump)
         }
         return SupervisionResult(exit: exit, pump: pump, observer: observer)
@@ -351,6 +391,18 @@ final class AttemptRunner: Sendable {
         }
     }
 
+    private func followLogFile(_ logFile: ContainerLogFile, of id: String, into pump: OutputPump) async {
+        do {
+            try await logFile.follow { line in
+                pump.append(stream: line.stream == .standardOutput ? .stdout : .stderr, text: line.text, truncated: line.line.isTruncated)
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.warning("reading the container's log file failed", [(.containerID, id), (.error, "\(error)")])
+        }
+    }
+
     private func followLogs(_ id: String, into pump: OutputPump) async {
         let maximumLineBytes = Int(context.configuration.output.maxLineBytes.bytes)
         do {
@@ -368,17 +420,26 @@ final class AttemptRunner: Sendable {
     }
 
     /// Waits for the container to exit, riding out an engine that is down for a while.
+    ///
+    /// The first round polls often, because most jobs are short and podman's
+    /// default poll of 250 ms would add up to that much to each of them. Later
+    /// rounds use the engine's default, which costs less CPU while a long job runs.
     private func waitForExit(_ id: String) async -> ContainerExit {
+        var isFirstRound = true
         while !Task.isCancelled {
+            let round = isFirstRound ? Self.firstWaitRound : (timeout: Self.waitRound, pollInterval: nil)
             do {
                 // Bounded, so that a wait stuck in a hung engine is started
                 // again once the engine responds.
-                let code = try await context.engine.wait(id, timeout: Self.waitRound)
+                let code = try await context.engine.wait(id, timeout: round.timeout, pollInterval: round.pollInterval)
                 return ContainerExit(exitCode: code)
             } catch ContainerEngineError.noSuchContainer {
                 return ContainerExit(exitCode: nil, vanished: true)
             } catch is CancellationError {
                 break
+            } catch ContainerEngineError.timedOut(operation: "wait", _) where isFirstRound {
+                // The job runs longer than the first round. The engine is checked only after a full round.
+                isFirstRound = false
             } catch ContainerEngineError.timedOut(operation: "wait", _) {
                 // The container still runs, unless the engine itself stopped responding.
                 do {
