@@ -7,10 +7,14 @@ import Testing
 struct FaultScenarios {}
 
 /// Runs `body` with a fresh sandbox and tears it down afterwards, printing
-/// the daemons' logs when `body` throws.
-func withFaultSandbox(_ body: (FaultSandbox) async throws -> Void) async throws {
+/// the daemons' logs when `body` throws. With `databaseFileSystem` (a size
+/// such as "8m") the database's directory is a tmpfs of that size.
+func withFaultSandbox(databaseFileSystem: String? = nil, _ body: (FaultSandbox) async throws -> Void) async throws {
     let sandbox = try await FaultSandbox()
     do {
+        if let databaseFileSystem {
+            try await sandbox.mountTmpfs(at: sandbox.databaseDirectory, size: databaseFileSystem)
+        }
         try await sandbox.createDatabase()
         try await body(sandbox)
     } catch {

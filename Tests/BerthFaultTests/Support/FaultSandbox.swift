@@ -36,6 +36,7 @@ final class FaultSandbox {
     }
 
     var environment: [String: String] { Shell.environment(home: directory.path) }
+    var databaseDirectory: String { (databasePath as NSString).deletingLastPathComponent }
     var workspaces: String { directory.appendingPathComponent("workspaces").path }
     var checkpointStore: String { directory.appendingPathComponent("checkpoints").path }
 
@@ -127,9 +128,11 @@ final class FaultSandbox {
 
     // MARK: Tools
 
-    /// Runs `berth --db DATABASE arguments`.
-    func berth(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> Finished {
-        try await Shell.run(try BerthExecutable.require(), ["--db", databasePath] + arguments, environment: environment, timeout: timeout)
+    /// Runs `berth --db DATABASE arguments`, with `extraEnvironment` added to the sandbox's environment.
+    func berth(_ arguments: [String], extraEnvironment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Finished {
+        try await Shell.run(
+            try BerthExecutable.require(), ["--db", databasePath] + arguments,
+            environment: environment.merging(extraEnvironment) { $1 }, timeout: timeout)
     }
 
     /// Runs `sql` in sqlite3's shell on the database.
@@ -160,6 +163,23 @@ final class FaultSandbox {
         let mounted = try await Shell.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", path], environment: environment)
         guard mounted.status == 0 else { throw FaultTestError("mount -t tmpfs on \(path) failed: \(mounted)") }
         mounts.append(path)
+    }
+
+    /// Writes zeros to a file in `directory` until its file system is full and returns the file's path.
+    func fillFileSystem(of directory: String) async throws -> String {
+        let filler = directory + "/filler"
+        // cat fails with ENOSPC once the file system is full, which is the point.
+        _ = try await Shell.run("/bin/sh", ["-c", "cat /dev/zero > '\(filler)' 2>/dev/null"], environment: environment)
+        var status = statvfs()
+        guard statvfs(directory, &status) == 0 else { throw FaultTestError("statvfs \(directory) failed: \(String(cString: strerror(errno)))") }
+        guard status.f_bavail == 0 else { throw FaultTestError("\(directory) still has \(status.f_bavail) free blocks after filling it") }
+        return filler
+    }
+
+    /// Remounts the tmpfs at `path`, which `mountTmpfs` mounted, with `options` such as "ro" or "rw".
+    func remount(_ path: String, options: String) async throws {
+        let remounted = try await Shell.run("/bin/mount", ["-o", "remount,\(options)", path], environment: environment)
+        guard remounted.status == 0 else { throw FaultTestError("mount -o remount,\(options) \(path) failed: \(remounted)") }
     }
 
     // MARK: The database

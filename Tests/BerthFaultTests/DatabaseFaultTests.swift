@@ -1,0 +1,213 @@
+import BerthCore
+import BerthStore
+import Foundation
+import Testing
+
+extension FaultScenarios {
+    /// The database's file or file system breaks under a running daemon, or
+    /// before one starts: full, read-only, deleted, or locked by another process.
+    @Suite struct DatabaseFaults {
+        /// The database's tmpfs fills up while a job prints events.
+        ///
+        /// Measured: a batch submission fails whole with SQLITE_FULL, and the
+        /// daemon's heartbeats fail and are logged. The job's lines after the
+        /// first failed write are dropped without a log line. When space
+        /// returns before the job ends, its attempt is recorded as succeeded
+        /// with those lines missing (the known issue below). When the result
+        /// itself cannot be stored for about 15 seconds, the daemon gives up on
+        /// it, and the attempt is rescued as `lost` and retried once its lease
+        /// expires.
+        @Test func diskFullDatabase() async throws {
+            try await withFaultSandbox(databaseFileSystem: "8m") { sandbox in
+                let image = try await FaultImage.require()
+                let daemon = try sandbox.startDaemon()
+                try await daemon.waitForLog("daemon started")
+
+                let running = try await submit(sandbox, image: image, ["berth-test-job", "events", "100", "0.05"])
+                try await eventually("job \(running) stores its first events") {
+                    try sandbox.store.events(jobID: running, limit: 1000).count >= 5
+                }
+                let filler = try await sandbox.fillFileSystem(of: sandbox.databaseDirectory)
+
+                // 16 specs of 100 KiB each cannot fit, so none of them may be stored.
+                let jobsBefore = try sandbox.store.jobs(matching: JobFilter(limit: 10_000)).map(\.id)
+                let padding = String(repeating: "x", count: 100 * 1024)
+                let lines = try (0..<16).map { index in
+                    let spec: [String: Any] = ["image": image, "command": ["berth-test-job", "stdout", "\(index) \(padding)"]]
+                    return String(decoding: try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]), as: UTF8.self)
+                }
+                let batch = sandbox.directory.appendingPathComponent("large-batch.jsonl")
+                try lines.joined(separator: "\n").write(to: batch, atomically: true, encoding: .utf8)
+                let rejected = try await sandbox.berth(["submit", "--file", batch.path])
+                #expect(rejected.status == 1, "\(rejected)")
+                #expect(rejected.standardOutput.isEmpty, "ids printed for a failed batch: \(rejected)")
+                #expect(rejected.standardError.contains("database \(sandbox.databasePath)"), "\(rejected)")
+                #expect(rejected.standardError.contains("disk full"), "\(rejected)")
+                #expect(rejected.standardError.contains("Free space on the file system that holds \(sandbox.databaseDirectory)"), "\(rejected)")
+                #expect(try sandbox.store.jobs(matching: JobFilter(limit: 10_000)).map(\.id) == jobsBefore, "part of a failed batch was stored")
+
+                try await daemon.waitForLog("disk full", timeout: .seconds(10))
+                try await Task.sleep(for: .seconds(2))
+                #expect(daemon.isRunning, "the daemon exited while the database's disk was full")
+
+                try FileManager.default.removeItem(atPath: filler)
+                try await eventually("job \(running) finishes after space returns", timeout: .seconds(60)) {
+                    try [.succeeded, .dead, .cancelled].contains(sandbox.store.requireJob(id: running).state)
+                }
+                let attempts = try sandbox.store.attempts(jobID: running)
+                let events = try sandbox.store.events(jobID: running, limit: 1000)
+                #expect(try sandbox.store.requireJob(id: running).state == .succeeded, "attempts: \(attempts.map { "\($0.outcome?.rawValue ?? "-"): \($0.message ?? "")" })")
+                for attempt in attempts where attempt.outcome != .succeeded {
+                    #expect(attempt.message?.isEmpty == false, "attempt \(attempt.attempt) ended \(attempt.outcome?.rawValue ?? "-") without a reason")
+                }
+                withKnownIssue("the output pump drops every line after a failed write and the attempt is still recorded as succeeded", isIntermittent: true) {
+                    for attempt in attempts where attempt.outcome == .succeeded {
+                        let own = events.filter { $0.attempt == attempt.attempt }
+                        #expect(own.map(\.sequence) == Array(1...100), "succeeded attempt \(attempt.attempt) stored \(own.count) of 100 events")
+                    }
+                }
+
+                // Once space is back, the same daemon runs a new job completely.
+                let after = try await submit(sandbox, image: image, ["berth-test-job", "events", "3", "0"])
+                try await eventually("job \(after) succeeds", timeout: .seconds(30)) {
+                    try sandbox.store.requireJob(id: after).state == .succeeded
+                }
+                #expect(try sandbox.store.events(jobID: after, limit: 10).count == 3)
+                #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
+
+                daemon.send(SIGTERM)
+                #expect(try await daemon.waitForExit() == .exited(0))
+            }
+        }
+
+        /// The database's file system is mounted read-only: the daemon refuses
+        /// to start, commands that only read still work, and a submission fails.
+        @Test func readOnlyDatabase() async throws {
+            try await withFaultSandbox(databaseFileSystem: "8m") { sandbox in
+                let image = try await FaultImage.require()
+                let heldJob = try await sandbox.berth(["submit", "--hold", "--image", image, "--", "true"])
+                try #require(heldJob.status == 0, "\(heldJob)")
+                let id = heldJob.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                sandbox.closeStore()
+                try await sandbox.remount(sandbox.databaseDirectory, options: "ro")
+
+                let listed = try await sandbox.berth(["ls"])
+                #expect(listed.status == 0, "\(listed)")
+                #expect(listed.lines.dropFirst().first?.hasPrefix(id + " ") == true, "\(listed)")
+                let shown = try await sandbox.berth(["show", id])
+                #expect(shown.status == 0, "\(shown)")
+
+                let submitted = try await sandbox.berth(["submit", "--image", image, "--", "true"])
+                #expect(submitted.status == 1, "\(submitted)")
+                #expect(submitted.standardError.contains("database \(sandbox.databasePath)"), "\(submitted)")
+                #expect(submitted.standardError.contains("read-only"), "\(submitted)")
+
+                let daemon = try sandbox.startDaemon()
+                let status = try await daemon.waitForExit(timeout: .seconds(20))
+                #expect(status == .exited(1), "daemon log:\n\(daemon.log)")
+                #expect(daemon.log.contains("cannot start: database \(sandbox.databasePath)"), "daemon log:\n\(daemon.log)")
+                #expect(daemon.log.contains("mounted read-only"), "daemon log:\n\(daemon.log)")
+
+                try await sandbox.remount(sandbox.databaseDirectory, options: "rw")
+                #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
+                let approved = try await sandbox.berth(["approve", id])
+                #expect(approved.status == 0, "writing fails after the file system is writable again: \(approved)")
+            }
+        }
+
+        /// The database file is deleted while the daemon runs a job: the daemon
+        /// notices at its next heartbeat, stops the job's container and exits 1.
+        @Test func deletedDatabase() async throws {
+            try await withFaultSandbox { sandbox in
+                let image = try await FaultImage.require()
+                let daemon = try sandbox.startDaemon()
+                try await daemon.waitForLog("daemon started")
+                let running = try await submit(sandbox, image: image, ["berth-test-job", "stdout", "started", "sleep", "60"])
+                try await eventually("job \(running) starts its container") {
+                    try sandbox.store.attempts(jobID: running).last?.startedAt != nil
+                }
+                #expect(try await sandbox.containers().count == 1)
+
+                sandbox.closeStore()
+                for suffix in ["", "-wal", "-shm"] {
+                    try? FileManager.default.removeItem(atPath: sandbox.databasePath + suffix)
+                }
+                let status = try await daemon.waitForExit(timeout: .seconds(20))
+                #expect(status == .exited(1), "daemon log:\n\(daemon.log)")
+                #expect(daemon.log.contains("the database file changed under the daemon"), "daemon log:\n\(daemon.log)")
+                #expect(daemon.log.contains("database \(sandbox.databasePath) was deleted while it was open"), "daemon log:\n\(daemon.log)")
+                try await eventually("the job's container is removed", timeout: .seconds(20)) {
+                    try await sandbox.containers().isEmpty
+                }
+
+                // The next command starts a new, empty database at the path.
+                let listed = try await sandbox.berth(["ls", "--json"])
+                #expect(listed.status == 0, "\(listed)")
+                #expect(listed.standardOutput.isEmpty, "\(listed)")
+                #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
+            }
+        }
+
+        /// Another process holds a write transaction open for longer than the
+        /// busy timeout. A submission fails with a message that names the lock,
+        /// and the daemon's heartbeats fail and are logged. Once the lock is
+        /// released, everything goes on, and the running job keeps its lease.
+        @Test func lockedDatabase() async throws {
+            try await withFaultSandbox { sandbox in
+                let image = try await FaultImage.require()
+                let sqlite3 = try #require(Shell.sqlite3)
+                let daemon = try sandbox.startDaemon(overrides: ["database": ["busyTimeout": "1s"]])
+                try await daemon.waitForLog("daemon started")
+                // The job prints nothing while the lock is held, because lines
+                // that cannot be stored are lost, as in diskFullDatabase.
+                let running = try await submit(
+                    sandbox, image: image, ["berth-test-job", "stdout", #"{"type":"before"}"#, "sleep", "6", "stdout", #"{"type":"after"}"#])
+                try await eventually("job \(running) stores its first event") {
+                    try sandbox.store.events(jobID: running, limit: 10).count == 1
+                }
+
+                let release = sandbox.directory.appendingPathComponent("release-lock").path
+                let holderOutput = sandbox.directory.appendingPathComponent("lock-holder.out").path
+                let script = """
+                    (echo 'BEGIN IMMEDIATE;'; echo 'UPDATE workers SET heartbeat_at = heartbeat_at;'; echo '.print locked'
+                     while [ ! -e '\(release)' ]; do sleep 0.1; done; echo 'COMMIT;') | \(sqlite3) '\(sandbox.databasePath)' > '\(holderOutput)' 2>&1
+                    """
+                let environment = sandbox.environment
+                let holder = Task { try await Shell.run("/bin/sh", ["-c", script], environment: environment, timeout: .seconds(60)) }
+                try await eventually("sqlite3 holds the write lock") {
+                    ((try? String(contentsOfFile: holderOutput, encoding: .utf8)) ?? "").contains("locked")
+                }
+                let lockedAt = ContinuousClock.now
+
+                let submitted = try await sandbox.berth(
+                    ["submit", "--image", image, "--", "true"], extraEnvironment: ["BERTH_BUSY_TIMEOUT": "1s"])
+                #expect(submitted.status == 1, "\(submitted)")
+                #expect(submitted.standardError.contains("database \(sandbox.databasePath): locked by another process"), "\(submitted)")
+                #expect(submitted.standardError.contains("after waiting"), "\(submitted)")
+                #expect(submitted.standardError.contains("fuser \(sandbox.databasePath)"), "\(submitted)")
+                #expect(ContinuousClock.now - lockedAt < .seconds(5), "the submission waited \(ContinuousClock.now - lockedAt)")
+
+                try await daemon.waitForLog("heartbeat failed", timeout: .seconds(10))
+                #expect(daemon.log.contains("locked by another process"), "daemon log:\n\(daemon.log)")
+                #expect(daemon.isRunning)
+                // Shorter than the 6 s lease, so that the job keeps it.
+                try await Task.sleep(until: lockedAt + .seconds(3))
+                FileManager.default.createFile(atPath: release, contents: nil)
+                let released = try await holder.value
+                #expect(released.status == 0, "\(released)")
+
+                try await eventually("job \(running) succeeds", timeout: .seconds(30)) {
+                    try sandbox.store.requireJob(id: running).state == .succeeded
+                }
+                #expect(try sandbox.store.attempts(jobID: running).count == 1, "the job lost its lease during the lock")
+                #expect(try sandbox.store.events(jobID: running, limit: 10).compactMap(\.type) == ["before", "after"])
+                let again = try await sandbox.berth(["submit", "--hold", "--image", image, "--", "true"])
+                #expect(again.status == 0, "\(again)")
+                #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
+
+                daemon.send(SIGTERM)
+                #expect(try await daemon.waitForExit() == .exited(0))
+            }
+        }
+    }
+}
