@@ -267,8 +267,11 @@ private struct SpecReader {
         let start = position
         var unescaped: [UInt8]? = nil
         var copiedUpTo = start
+        // The bits of every byte, so that plain ASCII can skip UTF-8 validation.
+        var allBits: UInt8 = 0
         while position < bytes.count {
             let byte = bytes[position]
+            allBits |= byte
             switch byte {
             case UInt8(ascii: "\""):
                 let end = position
@@ -277,7 +280,11 @@ private struct SpecReader {
                     buffer.append(contentsOf: bytes[copiedUpTo..<end])
                     return String(validating: buffer, as: UTF8.self)
                 }
-                return String(validating: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+                let content = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if allBits < 0x80 {
+                    return String(decoding: content, as: UTF8.self)
+                }
+                return String(validating: content, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 guard position + 1 < bytes.count, let replacement = Self.shortEscapes[bytes[position + 1]] else { return nil }
                 var buffer = unescaped ?? []
@@ -343,9 +350,9 @@ private struct SpecReader {
         guard consume("{") else { return false }
         skipWhitespace()
         if consume("}") { return true }
-        var seen = Set<String>()
+        var seen = SeenKeys()
         while true {
-            guard let key = readString(), seen.insert(key).inserted else { return false }
+            guard let key = readString(), seen.insert(key) else { return false }
             skipWhitespace()
             guard consume(":"), member(&self, key) else { return false }
             skipWhitespace()
@@ -373,5 +380,27 @@ private struct SpecReader {
         while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d {
             position += 1
         }
+    }
+}
+
+/// The keys read so far in one object, to find a key that appears twice.
+///
+/// The first keys are kept in an array, because a spec's objects have few
+/// keys and hashing each into a set cost more than comparing it with the
+/// earlier ones. Larger objects, such as a long `env`, use a set.
+private struct SeenKeys {
+    private static let arrayLimit = 16
+    private var few: [String] = []
+    private var many: Set<String> = []
+
+    /// Adds `key` and returns false when it was already there.
+    mutating func insert(_ key: String) -> Bool {
+        if few.contains(key) || many.contains(key) { return false }
+        if few.count < Self.arrayLimit {
+            few.append(key)
+        } else {
+            many.insert(key)
+        }
+        return true
     }
 }

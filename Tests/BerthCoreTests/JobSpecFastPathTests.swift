@@ -1,4 +1,4 @@
-import BerthCore
+@testable import BerthCore
 import Foundation
 import Testing
 
@@ -8,8 +8,20 @@ import Testing
 struct JobSpecFastPathTests {
     static let head = #""image":"alpine:3.20","command":["echo","hi"]"#
 
+    /// Returns an `env` member with `count` distinct names, and the last name once more when `repeatingLast`.
+    static func environment(count: Int, repeatingLast: Bool) -> String {
+        var members = (1...count).map { "\"A\($0)\":\"\($0)\"" }
+        if repeatingLast {
+            members.append("\"A\(count)\":\"again\"")
+        }
+        return "\"env\":{" + members.joined(separator: ",") + "}"
+    }
+
     /// Inputs near the edges of what the direct reader accepts.
     static let inputs: [String] = [
+        "{\(head),\(environment(count: 40, repeatingLast: false))}",
+        "{\(head),\(environment(count: 40, repeatingLast: true))}",
+        "{\(head),\(environment(count: 15, repeatingLast: true))}",
         "{\(head)}",
         " {\(head)} \r",
         "{\(head),\"adapter\":{}}",
@@ -70,6 +82,14 @@ struct JobSpecFastPathTests {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let expected = String(decoding: try encoder.encode(spec), as: UTF8.self)
         #expect(spec.encodedJSON() == expected)
+    }
+
+    @Test func readerFindsDuplicateAmongManyKeys() throws {
+        let distinct = "{\(Self.head),\(Self.environment(count: 40, repeatingLast: false))}"
+        let repeated = "{\(Self.head),\(Self.environment(count: 40, repeatingLast: true))}"
+
+        #expect(JobSpec.decodeWithoutDecoder(Data(distinct.utf8))?.env.count == 40)
+        #expect(JobSpec.decodeWithoutDecoder(Data(repeated.utf8)) == nil)
     }
 
     @Test(arguments: inputs)
