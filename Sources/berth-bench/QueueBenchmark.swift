@@ -139,7 +139,7 @@ enum QueueBenchmark {
             BEGIN IMMEDIATE;
             UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'shell', lease_expires_at = \(lease),
                 cancel_requested = 0, updated_at = \(now)
-            WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'failed') AND run_at <= \(now)
+            WHERE id = (SELECT id FROM jobs INDEXED BY jobs_ready WHERE state IN ('queued', 'failed') AND run_at <= \(now)
                         ORDER BY priority DESC, run_at, id LIMIT 1)
             RETURNING id, attempt, queue, spec, attempts_used, resume_from, input_answer;
             INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, resumed_from)
