@@ -240,88 +240,11 @@ private func check<Value: Comparable & CustomStringConvertible>(
 }
 
 private func validateName(_ value: String, field: String, pattern: String, expected: String) throws(SpecError) {
-    // Foundation compiles the regular expression on every call, which made up a
-    // fifth of the time of `berth submit --file`. A plain ASCII name that the
-    // pattern's character classes accept is accepted here without it; every
-    // other value goes through the regular expression as before.
-    if NamePattern(pattern)?.matches(value) == true {
-        return
+    guard let rule = NamePattern(pattern) else {
+        preconditionFailure("\(pattern) is not of the form ^[FIRST][REST]{0,N}$")
     }
-    guard value.range(of: pattern, options: .regularExpression) != nil, !value.contains("\0"), !value.contains("\n") else {
+    guard rule.matches(value) else {
         throw SpecError(field: field, value: value, problem: "expected \(expected)")
-    }
-}
-
-/// A pattern of the form `^[FIRST][REST]{0,N}$` whose two bracket classes list
-/// ASCII characters and ranges, as the name patterns above are written.
-private struct NamePattern {
-    private var first = ASCIISet()
-    private var rest = ASCIISet()
-    private var maxRest = 0
-
-    /// Parses `pattern`; nil when it has any other form.
-    init?(_ pattern: String) {
-        var bytes = Array(pattern.utf8)[...]
-        guard bytes.popFirst() == UInt8(ascii: "^"),
-              let first = Self.parseClass(&bytes),
-              let rest = Self.parseClass(&bytes),
-              bytes.starts(with: "{0,".utf8), bytes.last == UInt8(ascii: "$")
-        else { return nil }
-        let count = bytes.dropFirst(3).dropLast().prefix { $0 != UInt8(ascii: "}") }
-        guard let maxRest = Int(String(decoding: count, as: UTF8.self)),
-              bytes.count == 3 + count.count + 2, bytes.dropLast().last == UInt8(ascii: "}")
-        else { return nil }
-        self.first = first
-        self.rest = rest
-        self.maxRest = maxRest
-    }
-
-    /// Returns whether `value` is one byte of the first class followed by at
-    /// most `maxRest` bytes of the second. Such a value has no NUL and no newline.
-    func matches(_ value: String) -> Bool {
-        let bytes = value.utf8
-        guard let head = bytes.first, bytes.count - 1 <= maxRest, first.contains(head) else { return false }
-        return bytes.dropFirst().allSatisfy { rest.contains($0) }
-    }
-
-    /// Parses `[…]` of literal ASCII characters and `a-z` ranges; a `-` before
-    /// the closing bracket is literal.
-    private static func parseClass(_ bytes: inout ArraySlice<UInt8>) -> ASCIISet? {
-        guard bytes.popFirst() == UInt8(ascii: "[") else { return nil }
-        var set = ASCIISet()
-        while let byte = bytes.popFirst() {
-            switch byte {
-            case UInt8(ascii: "]"):
-                return set
-            case UInt8(ascii: "\\"), UInt8(ascii: "^"), UInt8(ascii: "["), 0x80...:
-                return nil
-            default:
-                if bytes.first == UInt8(ascii: "-"), bytes.count >= 2, bytes[bytes.startIndex + 1] != UInt8(ascii: "]") {
-                    let upper = bytes[bytes.startIndex + 1]
-                    guard upper >= byte, upper < 0x80 else { return nil }
-                    bytes.removeFirst(2)
-                    for member in byte...upper { set.insert(member) }
-                } else {
-                    set.insert(byte)
-                }
-            }
-        }
-        return nil
-    }
-}
-
-/// A set of ASCII bytes as a 128-bit mask.
-private struct ASCIISet {
-    private var low: UInt64 = 0
-    private var high: UInt64 = 0
-
-    mutating func insert(_ byte: UInt8) {
-        if byte < 64 { low |= 1 << UInt64(byte) } else { high |= 1 << UInt64(byte - 64) }
-    }
-
-    func contains(_ byte: UInt8) -> Bool {
-        if byte < 64 { return low & (1 << UInt64(byte)) != 0 }
-        return byte < 128 && high & (1 << UInt64(byte - 64)) != 0
     }
 }
 

@@ -26,6 +26,11 @@ import Testing
         #expect(configuration == defaults)
     }
 
+    @Test(arguments: ["nobody", "1000", "1000:1000", "_build:users"])
+    func containerUserIsAccepted(user: String) throws {
+        #expect(try parse("{defaultQueue: {user: \"\(user)\"}}").defaultQueue.user == user)
+    }
+
     @Test func nullCountsAsAbsent() throws {
         #expect(try parse("{concurrency: null, engine: {path: null}}") == DaemonConfiguration())
     }
@@ -106,6 +111,9 @@ import Testing
         (#"{workerID: "two words"}"#, "workerID", "is not valid"),
         (#"{queues: {"bad name!": {}}}"#, "queues.bad name!", "not a valid queue name"),
         (#"{defaultQueue: {user: "root;rm"}}"#, "defaultQueue.user", "is not valid"),
+        (#"{defaultQueue: {user: "1:2:3"}}"#, "defaultQueue.user", "is not valid"),
+        (#"{defaultQueue: {user: "1000:"}}"#, "defaultQueue.user", "is not valid"),
+        (#"{defaultQueue: {user: ":1000"}}"#, "defaultQueue.user", "is not valid"),
     ]
 
     @Test(arguments: invalidFiles)

@@ -9,6 +9,8 @@ struct ListCommand: Command {
     let usage = "[--state STATE] [--queue NAME] [--label KEY=VALUE] [--limit N] [--json]"
     let details = "States: \(JobState.allCases.map(\.rawValue).joined(separator: ", "))."
 
+    private static let labelKey = NamePattern(#"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"#)!
+
     let options: [OptionDefinition] = [
         .value("state", "STATE", "Only jobs in STATE; a comma-separated list is accepted.", repeatable: true),
         .value("queue", "NAME", "Only jobs of queue NAME."),
@@ -36,7 +38,7 @@ struct ListCommand: Command {
             // The store quotes the key inside a JSON path, so a quote in it
             // would make SQLite fail; the pattern is JobSpec's label key rule.
             let key = label[..<equals]
-            guard key.range(of: #"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"#, options: .regularExpression) != nil else {
+            guard Self.labelKey.matches(String(key)) else {
                 throw UsageError(
                     "--label \(label): invalid key \(key); expected 1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit",
                     command: name)

@@ -95,7 +95,7 @@ extension DaemonConfiguration {
         }
         if let queues = try root.object("queues") {
             for name in queues.remainingKeys {
-                guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#, options: .regularExpression) != nil else {
+                guard Self.queueName.matches(name) else {
                     throw queues.error(name, "is not a valid queue name; expected 1 to 64 letters, digits, '.', '_' or '-'")
                 }
                 guard let queue = try queues.object(name) else { continue }
@@ -153,23 +153,30 @@ extension DaemonConfiguration {
     /// The rule for worker ids, in words for error messages.
     public static let workerIDRule = "1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
+    private static let workerIDPattern = NamePattern(#"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#)!
+    private static let queueName = NamePattern(#"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#)!
+    private static let networkName = NamePattern(#"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"#)!
+    /// One part of `USER`, `UID` or `UID:GID`.
+    private static let userPart = NamePattern(#"^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$"#)!
+
     /// Returns whether `id` is a valid worker id. The id becomes part of a
     /// socket file's name and a container label's value.
     public static func isValidWorkerID(_ id: String) -> Bool {
-        id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"#, options: .regularExpression) != nil
+        workerIDPattern.matches(id)
     }
 
     private static func readQueue(_ object: ConfigurationObject, base: Queue, allowZeroConcurrency: Bool) throws -> Queue {
         var queue = base
         queue.concurrency = try object.integer("concurrency", in: (allowZeroConcurrency ? 0 : 1)...1024) ?? queue.concurrency
         if let network = try object.string("network") {
-            guard network.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"#, options: .regularExpression) != nil else {
+            guard Self.networkName.matches(network) else {
                 throw object.error("network", "\"\(network)\" is not a network name; use none or the name of an engine network")
             }
             queue.network = network
         }
         if let user = try object.string("user") {
-            guard user.range(of: #"^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9._-]{0,31})?$"#, options: .regularExpression) != nil else {
+            let parts = user.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count <= 2, parts.allSatisfy({ userPart.matches(String($0)) }) else {
                 throw object.error("user", "\"\(user)\" is not valid; expected USER, UID or UID:GID such as 65534:65534")
             }
             queue.user = user
