@@ -141,6 +141,8 @@ struct KubernetesLogParser {
     private var record: [UInt8] = []
     private var standardOutput: LineSplitter
     private var standardError: LineSplitter
+    /// The lines of the record being parsed, kept to reuse its storage.
+    private var lines: [SplitLine] = []
     /// Records that are not in the k8s-file format, which are skipped.
     private(set) var invalidRecordCount = 0
 
@@ -204,25 +206,24 @@ struct KubernetesLogParser {
         let isFull = tag == UInt8(ascii: "F")
 
         if streamName.elementsEqual("stdout".utf8) {
-            Self.feed(&standardOutput, content, isFull: isFull, stream: .standardOutput, onLine: onLine)
+            feed(content, isFull: isFull, stream: .standardOutput, onLine: onLine)
         } else if streamName.elementsEqual("stderr".utf8) {
-            Self.feed(&standardError, content, isFull: isFull, stream: .standardError, onLine: onLine)
+            feed(content, isFull: isFull, stream: .standardError, onLine: onLine)
         } else {
             invalidRecordCount += 1
         }
     }
 
-    private static func feed(
-        _ splitter: inout LineSplitter, _ content: ArraySlice<UInt8>, isFull: Bool, stream: StandardStream,
-        onLine: (OutputLine) -> Void
-    ) {
-        for line in splitter.append(content) {
+    private mutating func feed(_ content: ArraySlice<UInt8>, isFull: Bool, stream: StandardStream, onLine: (OutputLine) -> Void) {
+        switch (stream, isFull) {
+        case (.standardOutput, true): standardOutput.appendLastPart(content, into: &lines)
+        case (.standardOutput, false): standardOutput.appendPart(content, into: &lines)
+        case (.standardError, true): standardError.appendLastPart(content, into: &lines)
+        case (.standardError, false): standardError.appendPart(content, into: &lines)
+        }
+        for line in lines {
             onLine(OutputLine(stream: stream, line: line))
         }
-        if isFull {
-            for line in splitter.append(CollectionOfOne(0x0A)) {
-                onLine(OutputLine(stream: stream, line: line))
-            }
-        }
+        lines.removeAll(keepingCapacity: true)
     }
 }

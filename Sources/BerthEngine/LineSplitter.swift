@@ -73,6 +73,20 @@ public struct LineSplitter: Sendable {
         return lines
     }
 
+    /// Feeds bytes of the current line that contain no LF, appending to `lines`
+    /// a line that they make reach the maximum. It is `append` without the
+    /// search for LF and without a new array per call, for input already cut at LF.
+    mutating func appendPart(_ segment: some BidirectionalCollection<UInt8>, into lines: inout [SplitLine]) {
+        consume(segment, into: &lines)
+    }
+
+    /// Feeds the last bytes of the current line, which contain no LF, and ends
+    /// the line as an LF would, appending the lines returned to `lines`.
+    mutating func appendLastPart(_ segment: some BidirectionalCollection<UInt8>, into lines: inout [SplitLine]) {
+        consume(segment, into: &lines)
+        endLine(into: &lines)
+    }
+
     /// Ends the stream and returns the final line that had no newline, if any.
     public mutating func finish() -> SplitLine? {
         defer {

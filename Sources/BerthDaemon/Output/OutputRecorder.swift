@@ -29,7 +29,20 @@ struct OutputRecorder {
     let maxStoredBytes: Int64
     let batchLines: Int
 
-    private var streams: [StoredLine.Stream: StreamState] = [.stdout: StreamState(), .stderr: StreamState()]
+    /// The state of each stream, in two fields because a dictionary lookup per line was measurable.
+    private struct StreamStates {
+        var standardOutput = StreamState()
+        var standardError = StreamState()
+
+        subscript(stream: StoredLine.Stream) -> StreamState {
+            get { stream == .stdout ? standardOutput : standardError }
+            set {
+                if stream == .stdout { standardOutput = newValue } else { standardError = newValue }
+            }
+        }
+    }
+
+    private var streams = StreamStates()
     private var pending: [StoredLine] = []
     private var pendingBytes = 0
 
@@ -38,8 +51,8 @@ struct OutputRecorder {
         self.batchLines = batchLines
     }
 
-    var storedBytes: Int64 { streams.values.reduce(0) { $0 + $1.storedBytes } }
-    var droppedLines: Int64 { streams.values.reduce(0) { $0 + $1.droppedLines } }
+    var storedBytes: Int64 { streams.standardOutput.storedBytes + streams.standardError.storedBytes }
+    var droppedLines: Int64 { streams.standardOutput.droppedLines + streams.standardError.droppedLines }
     var hasPending: Bool { !pending.isEmpty }
 
     /// Whether the pending batch is large enough to write now.
@@ -51,14 +64,14 @@ struct OutputRecorder {
     var alreadyHandled: [StoredLine.Stream: Int64] = [:]
 
     /// Lines of each stream seen so far, stored or not.
-    func linesSeen(_ stream: StoredLine.Stream) -> Int64 { streams[stream]!.nextSequence - 1 }
+    func linesSeen(_ stream: StoredLine.Stream) -> Int64 { streams[stream].nextSequence - 1 }
 
     mutating func append(stream: StoredLine.Stream, text: String, truncated: Bool, at now: Int64) {
-        var state = streams[stream]!
+        var state = streams[stream]
         defer { streams[stream] = state }
         let sequence = state.nextSequence
         state.nextSequence += 1
-        let handled = sequence <= alreadyHandled[stream, default: 0]
+        let handled = !alreadyHandled.isEmpty && sequence <= alreadyHandled[stream, default: 0]
 
         // After the first dropped line every later line of the stream is
         // dropped too, as the limit notice says, even one short enough to fit.
