@@ -48,6 +48,36 @@ import Testing
         #expect(result.exitCode == 137)
     }
 
+    @Test func initFailureIsStartFailed() {
+        let exit = ContainerExit(exitCode: 1, commandNotExecuted: "No such file or directory")
+        let result = AttemptOutcomeClassifier.classify(intent: nil, exit: exit)
+        #expect(result.outcome == .startFailed)
+        #expect(result.exitCode == 1)
+        #expect(result.message?.contains("No such file or directory") == true)
+    }
+
+    @Test func initFailureNeedsCatatonitsOnlyLine() {
+        let line = "ERROR (catatonit:6): failed to exec pid1: No such file or directory"
+        #expect(ContainerExit.initFailure(exitCode: 1, standardOutputLines: 0, standardErrorLines: [line]) == "No such file or directory")
+        #expect(ContainerExit.initFailure(
+            exitCode: 1, standardOutputLines: 0, standardErrorLines: ["ERROR (catatonit:12): failed to exec pid1: Permission denied"])
+            == "Permission denied")
+
+        // Anything else means the command ran, or something other than the init printed.
+        #expect(ContainerExit.initFailure(exitCode: 2, standardOutputLines: 0, standardErrorLines: [line]) == nil)
+        #expect(ContainerExit.initFailure(exitCode: 1, standardOutputLines: 1, standardErrorLines: [line]) == nil)
+        #expect(ContainerExit.initFailure(exitCode: 1, standardOutputLines: 0, standardErrorLines: [line, "more"]) == nil)
+        #expect(ContainerExit.initFailure(exitCode: 1, standardOutputLines: 0, standardErrorLines: []) == nil)
+        #expect(ContainerExit.initFailure(exitCode: 1, standardOutputLines: 0, standardErrorLines: ["failed to exec pid1: x"]) == nil)
+        #expect(ContainerExit.initFailure(
+            exitCode: 1, standardOutputLines: 0, standardErrorLines: ["ERROR (catatonit:6): failed to exec pid1: "]) == nil)
+    }
+
+    @Test func timeoutOutranksInitFailure() {
+        let exit = ContainerExit(exitCode: 1, commandNotExecuted: "No such file or directory")
+        #expect(AttemptOutcomeClassifier.classify(intent: .timeout, exit: exit).outcome == .timedOut)
+    }
+
     @Test func vanishedContainerIsLost() {
         let result = AttemptOutcomeClassifier.classify(intent: nil, exit: ContainerExit(exitCode: 0, oomKilled: true, vanished: true))
         #expect(result.outcome == .lost)

@@ -81,6 +81,25 @@ extension PodmanScenarios {
             #expect(try await sandbox.containers(ofWorker: daemon.workerID).isEmpty)
         }
 
+        @Test func missingProgramIsStartFailedWithoutRetry() async throws {
+            let sandbox = try DaemonSandbox()
+            try sandbox.startDaemon()
+            let id = try await sandbox.submit(["/no/such/program", "--flag"], options: ["--max-attempts", "3"])
+
+            let job = try await sandbox.waitForState(id, [.dead, .succeeded, .failed])
+            #expect(job.state == .dead)
+            let attempts = try sandbox.attempts(id)
+            try #require(attempts.count == 1)
+            #expect(attempts[0].outcome == .startFailed)
+            #expect(attempts[0].message?.contains("No such file or directory") == true, "message: \(attempts[0].message ?? "nil")")
+
+            // A program that runs and fails with the same exit code is still a failure that is retried.
+            let failing = try await sandbox.submit(["berth-test-job", "stderr", "not found", "exit", "1"], options: ["--max-attempts", "2"])
+            let failed = try await sandbox.waitForState(failing, [.dead, .succeeded])
+            #expect(failed.state == .dead)
+            #expect(try sandbox.attempts(failing).map(\.outcome) == [.failed, .failed])
+        }
+
         @Test func missingSecretIsStartFailed() async throws {
             let sandbox = try DaemonSandbox()
             try sandbox.startDaemon()

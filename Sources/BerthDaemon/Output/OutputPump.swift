@@ -18,6 +18,8 @@ final class OutputPump: Sendable {
         var recorder: OutputRecorder
         /// Set with the line that asked for a capture, so both go into one batch.
         var captureRequested = false
+        /// The first two lines of standard error, enough to tell whether the output was one line.
+        var firstErrorLines: [String] = []
     }
 
     private let pending: Mutex<Pending>
@@ -45,6 +47,11 @@ final class OutputPump: Sendable {
         pending.withLock { [.stdout: $0.recorder.linesSeen(.stdout), .stderr: $0.recorder.linesSeen(.stderr)] }
     }
 
+    /// The first two lines of standard error seen so far.
+    var firstErrorLines: [String] {
+        pending.withLock { $0.firstErrorLines }
+    }
+
     /// Marks the first lines of each stream as stored by an earlier reading of the same output.
     func skip(alreadyHandled counts: [StoredLine.Stream: Int64]) {
         pending.withLock { $0.recorder.alreadyHandled = counts }
@@ -60,6 +67,7 @@ final class OutputPump: Sendable {
         let full = pending.withLock { pending in
             pending.recorder.append(stream: stream, text: text, truncated: truncated, at: now)
             if capture { pending.captureRequested = true }
+            if stream == .stderr, pending.firstErrorLines.count < 2 { pending.firstErrorLines.append(text) }
             return pending.recorder.batchIsFull || capture
         }
         if full {

@@ -22,11 +22,34 @@ public struct ContainerExit: Sendable, Equatable {
     public var oomKilled: Bool
     /// The container no longer exists, so nothing is known about how it ended.
     public var vanished: Bool
+    /// The reason the container's init could not execute the job's command,
+    /// such as "No such file or directory"; nil when the command ran.
+    public var commandNotExecuted: String?
 
-    public init(exitCode: Int32?, oomKilled: Bool = false, vanished: Bool = false) {
+    public init(exitCode: Int32?, oomKilled: Bool = false, vanished: Bool = false, commandNotExecuted: String? = nil) {
         self.exitCode = exitCode
         self.oomKilled = oomKilled
         self.vanished = vanished
+        self.commandNotExecuted = commandNotExecuted
+    }
+
+    /// Returns the reason in the message that the init, catatonit, prints
+    /// when it cannot execute the command, or nil for any other output.
+    ///
+    /// berth runs every container with `--init`, so runc starts catatonit
+    /// and a missing or non-executable program is not an OCI runtime error
+    /// with podman's exit codes 126 and 127. Catatonit 0.1.7 prints one line,
+    /// `ERROR (catatonit:PID): failed to exec pid1: REASON`, and exits with 1.
+    /// Only an attempt whose whole output is that line on standard error is
+    /// taken for it, because the job printed nothing at all.
+    public static func initFailure(exitCode: Int32?, standardOutputLines: Int64, standardErrorLines: [String]) -> String? {
+        guard exitCode == 1, standardOutputLines == 0, standardErrorLines.count == 1, let line = standardErrorLines.first,
+            line.hasPrefix("ERROR (catatonit:")
+        else { return nil }
+        let marker = "): failed to exec pid1: "
+        guard let range = line.range(of: marker) else { return nil }
+        let reason = line[range.upperBound...]
+        return reason.isEmpty ? nil : String(reason)
     }
 }
 
@@ -54,6 +77,11 @@ public enum AttemptOutcomeClassifier {
         }
         if exit.oomKilled {
             return AttemptResult(outcome: .outOfMemory, exitCode: code, message: "killed by the engine for exceeding its memory limit")
+        }
+        if let reason = exit.commandNotExecuted {
+            return AttemptResult(
+                outcome: .startFailed, exitCode: code,
+                message: "the command could not be executed: \(reason); check the command and that the image contains it")
         }
         switch code {
         case 0?:

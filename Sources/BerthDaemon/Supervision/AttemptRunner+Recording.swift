@@ -38,6 +38,9 @@ extension AttemptRunner {
             }
         }
 
+        exit.commandNotExecuted = ContainerExit.initFailure(
+            exitCode: exit.exitCode, standardOutputLines: pump.linesSeen[.stdout] ?? 0, standardErrorLines: pump.firstErrorLines)
+
         let intent = lifecycle.withLock { $0.intent }
         let classified = AttemptOutcomeClassifier.classify(intent: intent, exit: exit)
         switch observer.conclude(classified, intent: intent, exit: exit) {
