@@ -5,10 +5,12 @@ import Synchronization
 
 /// Carries one attempt's output lines into the database.
 ///
-/// The engine's reader threads call `append`; a batch is written as soon as it
-/// is full (on the reader thread, which slows the reading of that stream
-/// rather than filling memory), and a timer writes whatever waits longer than
-/// the batch interval. `writePending(final: true)` writes the last batch.
+/// The engine's reader threads call `append`. A full batch is handed to a
+/// writer queue, so the reader parses the next batch while SQLite stores this
+/// one. While one batch is being written and the next is full, the reader
+/// waits, which slows the reading of that stream rather than filling memory.
+/// A timer writes whatever waits longer than the batch interval, and
+/// `writePending(final: true)` writes the last batch.
 ///
 /// An `AttemptObserver` sees every standard output line first. When a line
 /// announces a checkpoint, the pump writes at once, and the checkpoints the
@@ -31,6 +33,9 @@ final class OutputPump: Sendable {
     private let failure = Mutex<(any Error)?>(nil)
     private let onBatch: @Sendable ([StoredLine]) -> Void
     private let observer: (any AttemptObserver)?
+    /// The queue that writes full batches, and a semaphore that is 0 while it writes one.
+    private let writer = DispatchQueue(label: "berth.output-writer")
+    private let backgroundWrite = DispatchSemaphore(value: 1)
 
     init(lease: Lease, database: DatabaseQueue, maxStoredBytes: Int64, batchLines: Int, interval: TimeSpan,
          observer: (any AttemptObserver)? = nil, onBatch: @escaping @Sendable ([StoredLine]) -> Void = { _ in }) {
@@ -71,14 +76,25 @@ final class OutputPump: Sendable {
             return pending.recorder.batchIsFull || capture
         }
         if full {
-            writePending()
+            backgroundWrite.wait()
+            writer.async {
+                self.write(final: false)
+                self.backgroundWrite.signal()
+            }
         }
     }
 
-    /// Writes whatever is pending. It runs when a batch is full, at each
-    /// interval, and once with `final` after the container exited. Then the
-    /// observer captures every checkpoint file not captured yet.
+    /// Writes whatever is pending, after a batch that the writer queue is
+    /// writing. It runs at each interval and once with `final` after the
+    /// container exited. Then the observer captures every checkpoint file not
+    /// captured yet.
     func writePending(final: Bool = false) {
+        backgroundWrite.wait()
+        backgroundWrite.signal()
+        write(final: final)
+    }
+
+    private func write(final: Bool) {
         writeLock.withLock { _ in
             let (batch, storedBytes, droppedLines, captureRequested) = pending.withLock { pending in
                 defer { pending.captureRequested = false }
