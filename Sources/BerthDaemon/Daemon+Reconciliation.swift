@@ -27,14 +27,19 @@ extension Daemon {
 
         // The lease may have expired while the daemon was down and the job
         // been rescued by another worker; then the container is an orphan.
+        let cancelRequested: Bool
         do {
-            _ = try await database.run { [leaseDuration = configuration.leaseDuration] store in
+            cancelRequested = try await database.run { [leaseDuration = configuration.leaseDuration] store in
                 try store.renewLease(job.lease, leaseDuration: leaseDuration, now: Clock.nowMilliseconds())
             }
         } catch {
             logger.info("a job of this worker was taken over while it was down", fields + [(.error, "\(error)")])
             return
         }
+        // An operator's cancel that arrived while the daemon was down decides
+        // the outcome. Finishing the attempt as lost or interrupted instead
+        // would clear the request and queue the job again.
+        let stopIntent = stopIntent ?? (cancelRequested ? .cancel : nil)
 
         let runner = AttemptRunner(job: job, context: makeAttemptContext(), lifecycle: AttemptLifecycle(adoptingWithIntent: stopIntent))
         let reference = containerID ?? ContainerLabels.containerName(databaseID: databaseID, jobID: job.lease.jobID, attempt: job.lease.attempt)
@@ -43,9 +48,10 @@ extension Daemon {
             inspection = try await engine.inspect(reference)
         } catch ContainerEngineError.noSuchContainer {
             logger.warning("the container of a job vanished while the daemon was down", fields)
-            adoptFinished(runner) {
-                await runner.finishWithoutRunning(AttemptResult(outcome: .lost, message: "the container disappeared while the daemon was down"), containerID: nil)
-            }
+            let result = stopIntent == .cancel
+                ? AttemptResult(outcome: .cancelled, message: "cancelled; the container disappeared while the daemon was down")
+                : AttemptResult(outcome: .lost, message: "the container disappeared while the daemon was down")
+            adoptFinished(runner) { await runner.finishWithoutRunning(result, containerID: nil) }
             return
         } catch {
             // The engine is down; the lease keeps the job ours until it answers.
@@ -56,12 +62,11 @@ extension Daemon {
 
         if inspection.state.status == "created" {
             // Created but never started: nothing ran, so the attempt does not count.
-            logger.info("a container was created but never started; the job is queued again", fields)
-            adoptFinished(runner) {
-                await runner.finishWithoutRunning(
-                    AttemptResult(outcome: .interrupted, message: "the daemon stopped before the container started"),
-                    containerID: inspection.id)
-            }
+            let result = stopIntent == .cancel
+                ? AttemptResult(outcome: .cancelled, message: "cancelled before the container started")
+                : AttemptResult(outcome: .interrupted, message: "the daemon stopped before the container started")
+            logger.info("a container was created but never started", fields + [(.reason, result.outcome.rawValue)])
+            adoptFinished(runner) { await runner.finishWithoutRunning(result, containerID: inspection.id) }
             return
         }
 
