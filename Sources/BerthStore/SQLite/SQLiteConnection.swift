@@ -143,11 +143,13 @@ public final class SQLiteConnection {
     /// IMMEDIATE takes the write lock up front. A deferred transaction that
     /// reads first and writes later can fail with `SQLITE_BUSY_SNAPSHOT`
     /// without waiting, which would reach users as "database is locked".
+    /// BEGIN and COMMIT run as cached prepared statements, because the daemon
+    /// commits twice per job and parsing them each time showed in profiles.
     func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         try beginWithRetry("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try executeScript("COMMIT")
+            try execute("COMMIT")
             return result
         } catch {
             try? executeScript("ROLLBACK")
@@ -157,8 +159,8 @@ public final class SQLiteConnection {
 
     /// Runs `body` in a deferred transaction so that its reads see one snapshot.
     func readTransaction<T>(_ body: () throws -> T) throws -> T {
-        try executeScript("BEGIN DEFERRED")
-        defer { try? executeScript("COMMIT") }
+        try execute("BEGIN DEFERRED")
+        defer { try? execute("COMMIT") }
         return try body()
     }
 
@@ -171,7 +173,7 @@ public final class SQLiteConnection {
         var pause = Duration.milliseconds(1)
         while true {
             do {
-                try executeScript(sql)
+                try execute(sql)
                 return
             } catch where error.isBusy && ContinuousClock.now < deadline {
                 Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds))
