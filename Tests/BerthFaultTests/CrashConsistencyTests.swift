@@ -13,6 +13,17 @@ extension FaultScenarios {
     /// is BERTH_FAULT_KILLS=300) and BERTH_FAULT_JOBS the jobs per wave (30).
     /// When a wave finishes before the kills are done, another one is submitted,
     /// so that every kill lands on a busy daemon.
+    ///
+    /// Long-mode runs, each with 300 kills on a 2-core machine shared with two builds:
+    /// - BERTH_FAULT_SEED=8406711634686843164, 52 kills with the containers, 90 jobs,
+    ///   468 s. It failed on an out-of-memory job that succeeded, because the
+    ///   container kills during its memory hogs let it checkpoint every step.
+    ///   The invariants now accept that.
+    /// - The same seed again, 697 s. A job cancelled while the daemon was down
+    ///   never finished, because reconciliation dropped the cancel request
+    ///   (fixed; `CancelFaults` checks it).
+    /// - BERTH_FAULT_SEED=18287797992470246034, 54 kills with the containers,
+    ///   390 jobs, 445 s: passed.
     @Suite struct CrashConsistency {
         @Test func killedDaemonLosesNothing() async throws {
             let environment = ProcessInfo.processInfo.environment
