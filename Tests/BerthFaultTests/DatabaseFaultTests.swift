@@ -115,9 +115,18 @@ extension FaultScenarios {
             }
         }
 
-        /// The database file is deleted while the daemon runs a job: the daemon
-        /// notices at its next heartbeat, stops the job's container and exits 1.
-        @Test func deletedDatabase() async throws {
+        /// What happens to the database file under the running daemon.
+        enum FileChange: String, CaseIterable {
+            /// `rm` of the file and its -wal and -shm files.
+            case deleted
+            /// A copy renamed over it, as a restore from a backup would do.
+            case replaced
+        }
+
+        /// The database file is deleted or replaced while the daemon runs a job:
+        /// the daemon notices at its next heartbeat, stops the job's container and exits 1.
+        @Test(arguments: FileChange.allCases)
+        func changedDatabaseFile(_ change: FileChange) async throws {
             try await withFaultSandbox { sandbox in
                 let image = try await FaultImage.require()
                 let daemon = try sandbox.startDaemon()
@@ -129,21 +138,31 @@ extension FaultScenarios {
                 #expect(try await sandbox.containers().count == 1)
 
                 sandbox.closeStore()
-                for suffix in ["", "-wal", "-shm"] {
-                    try? FileManager.default.removeItem(atPath: sandbox.databasePath + suffix)
+                switch change {
+                case .deleted:
+                    for suffix in ["", "-wal", "-shm"] {
+                        try? FileManager.default.removeItem(atPath: sandbox.databasePath + suffix)
+                    }
+                case .replaced:
+                    let copy = sandbox.databasePath + ".restored"
+                    let copied = try await sandbox.sql(".backup '\(copy)'")
+                    try #require(copied.status == 0, "\(copied)")
+                    try #require(rename(copy, sandbox.databasePath) == 0, "rename failed: \(String(cString: strerror(errno)))")
                 }
                 let status = try await daemon.waitForExit(timeout: .seconds(20))
                 #expect(status == .exited(1), "daemon log:\n\(daemon.log)")
                 #expect(daemon.log.contains("the database file changed under the daemon"), "daemon log:\n\(daemon.log)")
-                #expect(daemon.log.contains("database \(sandbox.databasePath) was deleted while it was open"), "daemon log:\n\(daemon.log)")
+                let description = change == .deleted ? "was deleted while it was open" : "was replaced by another file while it was open"
+                #expect(daemon.log.contains("database \(sandbox.databasePath) \(description)"), "daemon log:\n\(daemon.log)")
                 try await eventually("the job's container is removed", timeout: .seconds(20)) {
                     try await sandbox.containers().isEmpty
                 }
 
-                // The next command starts a new, empty database at the path.
+                // A deleted file leaves an empty database to the next command,
+                // a replaced one the restored jobs.
                 let listed = try await sandbox.berth(["ls", "--json"])
                 #expect(listed.status == 0, "\(listed)")
-                #expect(listed.standardOutput.isEmpty, "\(listed)")
+                #expect(listed.lines.count == (change == .deleted ? 0 : 1), "\(listed)")
                 #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
             }
         }
