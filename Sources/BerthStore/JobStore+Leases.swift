@@ -202,14 +202,19 @@ extension JobStore {
             [.integer(jobID), .integer(Int64(attempt))]) { _ in true } ?? false
     }
 
+    /// The running jobs whose lease expired before `?1`, oldest expiry first.
+    ///
+    /// `jobs_by_state` finds the running jobs, and only those are read and
+    /// sorted. Migration 0003 dropped the index on `lease_expires_at`, because
+    /// every claim, renewal and finish rewrote it for this occasional query.
+    static let expiredLeasesQuery = """
+        SELECT id, attempt, lease_owner, queue, spec, attempts_used FROM jobs
+        WHERE state = 'running' AND lease_expires_at < ?1 ORDER BY lease_expires_at LIMIT ?2
+        """
+
     /// Jobs whose lease expired before `now`: their worker stopped renewing.
     public func expiredLeases(now: Int64, limit: Int = 100) throws -> [(lease: Lease, queue: String, spec: JobSpec, attemptsUsed: Int)] {
-        let rows = try connection.query(
-            """
-            SELECT id, attempt, lease_owner, queue, spec, attempts_used FROM jobs
-            WHERE state = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?
-            """, [.integer(now), .integer(Int64(limit))]
-        ) { row in
+        let rows = try connection.query(Self.expiredLeasesQuery, [.integer(now), .integer(Int64(limit))]) { row in
             (Lease(jobID: row.int64(0), attempt: row.int(1), owner: row.text(2)), row.text(3), row.text(4), row.int(5))
         }
         return try rows.map { ($0.0, $0.1, try JobSpec.decodeStored($0.2, jobID: $0.0.jobID), $0.3) }

@@ -2,8 +2,10 @@ import BerthCore
 @testable import BerthStore
 import Testing
 
-/// The claim must read ready jobs in order from a partial index: a sort of
-/// every ready job made each claim slower as the queue grew.
+/// Query plans of the worker's frequent queries. The claim must read ready
+/// jobs in order from a partial index, because a sort of every ready job made
+/// each claim slower as the queue grew. The search for expired leases must
+/// read running jobs only.
 final class ClaimPlanTests {
     let directory: TemporaryDirectory
     let store: JobStore
@@ -41,6 +43,13 @@ final class ClaimPlanTests {
 
         #expect(steps.contains { $0.contains("USING INDEX jobs_ready") }, "\(steps)")
         #expect(!steps.contains { $0.contains("TEMP B-TREE") }, "\(steps)")
+    }
+
+    @Test func expiredLeasesReadRunningJobsOnly() throws {
+        let steps = try plan(JobStore.expiredLeasesQuery)
+
+        #expect(steps.contains { $0.contains("USING INDEX jobs_by_state (state=?)") }, "\(steps)")
+        #expect(!steps.contains { $0.hasPrefix("SCAN jobs") }, "\(steps)")
     }
 
     @Test func claimExcludingQueuesSkipsThem() throws {

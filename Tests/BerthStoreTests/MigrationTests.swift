@@ -90,6 +90,7 @@ final class MigrationTests {
         #expect(readyIndexBefore == nil)
         #expect(try appliedVersions(store) == EmbeddedMigrations.all.map(\.version))
         #expect(try store.connection.queryFirst("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'jobs_ready'") { _ in true } == true)
+        #expect(try store.connection.queryFirst("SELECT 1 FROM sqlite_master WHERE name = 'jobs_leases'") { _ in true } == nil)
         #expect(try store.claimNext()?.spec == makeSpec())
         #expect(try store.integrityCheck() == ["ok"])
     }
