@@ -28,8 +28,8 @@ struct ConfigurationErrorTests {
         Case(body: "shutdown: { mode: \"pause\" }", expected: ["shutdown.mode:", "drain, detach"]),
         Case(body: "logLevel: \"loud\"", expected: ["logLevel:", "debug, info, warning, error"]),
         Case(body: "database: { path: \"DATABASE\", synchronous: \"off\" }", expected: ["database.synchronous:", "normal, full"]),
-        Case(body: "pollInterval: 2", expected: ["pollInterval: expected a string"]),
-        Case(body: "leaseDuration: \"60s\",, ", expected: ["not valid JSON5"]),
+        Case(body: "pollInterval: 2", expected: ["pollInterval: the number 2 is not a duration; expected a string with a unit"]),
+        Case(body: "leaseDuration: \"60s\",, ", expected: ["not valid JSON5: line 1, column", "expected a key, found ','"]),
     ]
 
     @Test("invalid file exits 78", arguments: cases)
