@@ -141,6 +141,10 @@ extension JobStore {
     /// queues the job again.
     public func pauseForInput(_ lease: Lease, result: AttemptResult, pendingInput: String, now: Int64) throws {
         try connection.writeTransaction {
+            if try isCancelRequested(lease) {
+                try finishAttemptInTransaction(lease, result: result, decision: .cancel, now: now, requireLiveLease: true)
+                return
+            }
             try connection.execute(
                 """
                 UPDATE jobs
@@ -156,6 +160,13 @@ extension JobStore {
                 [.integer(now), SQLiteValue(result.exitCode.map(Int64.init)), .text(result.outcome.rawValue),
                  SQLiteValue(result.message), .integer(lease.jobID), .integer(Int64(lease.attempt))])
         }
+    }
+
+    /// Returns whether an operator asked to cancel the job of `lease`.
+    private func isCancelRequested(_ lease: Lease) throws -> Bool {
+        try connection.queryFirst(
+            "SELECT cancel_requested FROM jobs WHERE id = ? AND attempt = ? AND lease_owner = ?", fence(lease)
+        ) { $0.bool(0) } ?? false
     }
 
     /// Returns the source states of `transition` as an SQL list, such as `'running'`.
@@ -231,6 +242,13 @@ extension JobStore {
     private func finishAttemptInTransaction(
         _ lease: Lease, result: AttemptResult, decision: RetryDecision, now: Int64, requireLiveLease: Bool
     ) throws {
+        // An operator's cancel that arrived while the attempt ended on its own
+        // must not be lost to a retry. A job that succeeded or is dead keeps its state.
+        var decision = decision
+        if decision.transition.target == .queued || decision.transition.target == .failed, try isCancelRequested(lease) {
+            decision = .cancel
+        }
+
         let target = decision.transition.target
         var runAt: Int64? = nil
         if case .retry(let delay) = decision {

@@ -142,6 +142,37 @@ final class FinishAttemptTests {
         #expect(try store.record(id).lastError == nil)
     }
 
+    /// A cancel requested while the attempt was ending on its own wins over a
+    /// retry or requeue. A success or a burial keeps its own final state.
+    @Test(arguments: [
+        (Finish.retryAfterFailure, JobState.cancelled), (.requeue, .cancelled), (.success, .succeeded), (.buryExitCode, .dead),
+    ])
+    func cancelRequestedDuringFinish(finish: Finish, expected: JobState) throws {
+        let id = try store.submitOne()
+        let claimed = try #require(try store.claimNext(worker: "worker-a"))
+        #expect(try store.cancel(id: id, now: finishTime - 1) == .requested)
+
+        let result = AttemptResult(outcome: finish.outcome, exitCode: finish.exitCode, message: "exited")
+        try store.finishAttempt(claimed.lease, result: result, decision: finish.decision, now: finishTime)
+
+        let job = try store.record(id)
+        #expect(job.state == expected)
+        #expect(job.finishedAt == finishTime)
+        #expect(try store.claimNext(now: finishTime + 60_000) == nil)
+    }
+
+    @Test func cancelRequestedBeforePauseForInput() throws {
+        let id = try store.submitOne()
+        let claimed = try #require(try store.claimNext(worker: "worker-a"))
+        #expect(try store.cancel(id: id, now: finishTime - 1) == .requested)
+
+        let result = AttemptResult(outcome: .waitingForInput, exitCode: 0, message: nil)
+        try store.pauseForInput(claimed.lease, result: result, pendingInput: #"{"question":"go?"}"#, now: finishTime)
+
+        #expect(try store.record(id).state == .cancelled)
+        #expect(try store.record(id).pendingInput == nil)
+    }
+
     @Test func retryWaitsForBackoff() throws {
         let id = try finishFirstAttempt(.retryAfterFailure)
 
