@@ -42,37 +42,3 @@ extension FaultScenarios {
         }
     }
 }
-
-/// A cancel request that reaches a running job just before its attempt ends
-/// by itself, at the store level.
-@Suite final class CancelRequestRace {
-    let directory: String
-    let store: JobStore
-    let now: Int64 = 1_800_000_000_000
-
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/berth-cancel-XXXXXX").utf8CString)
-        guard let created = mkdtemp(&template) else { throw FaultTestError("mkdtemp failed: \(String(cString: strerror(errno)))") }
-        directory = String(cString: created)
-        store = try JobStore(options: DatabaseOptions(path: directory + "/berth.db"), now: now)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    @Test func retryableEndKeepsCancel() throws {
-        let id = try store.submit([JobSpec(image: "localhost/berth-test:latest", command: ["true"])], now: now)[0].id
-        let lease = try #require(try store.claim(queue: nil, worker: "w", leaseDuration: .seconds(60), now: now)).lease
-        #expect(try store.cancel(id: id, now: now + 1) == .requested)
-
-        try store.finishAttempt(
-            lease, result: AttemptResult(outcome: .failed, exitCode: 1, message: "exited with code 1"),
-            decision: .retry(after: .seconds(1)), now: now + 2)
-
-        let state = try store.requireJob(id: id).state
-        withKnownIssue("finishing an attempt clears a pending cancel request, so the job is retried instead of cancelled") {
-            #expect(state == .cancelled)
-        }
-    }
-}
