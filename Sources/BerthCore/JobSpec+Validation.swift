@@ -88,7 +88,7 @@ extension JobSpec {
         }
         try validateCommand()
         try validateEnvironment()
-        try validateName(queue, field: "queue", pattern: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#,
+        try validateName(queue, field: "queue", rule: .queueName,
                          expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         try check(priority, in: Bounds.priority, field: "priority")
         try validateLimits()
@@ -159,7 +159,7 @@ extension JobSpec {
 
     private func validateEnvironmentName(_ name: String, field: String) throws(SpecError) {
         let fieldPath = field == "env" ? "env" : field
-        try validateName(name, field: fieldPath, pattern: #"^[A-Za-z_][A-Za-z0-9_]{0,127}$"#,
+        try validateName(name, field: fieldPath, rule: .environmentName,
                          expected: "a name of letters, digits and '_' that does not start with a digit")
         if name.hasPrefix(Self.reservedEnvironmentPrefix) {
             throw SpecError(field: fieldPath, value: name, problem: "names starting with \(Self.reservedEnvironmentPrefix) are set by the daemon")
@@ -199,7 +199,7 @@ extension JobSpec {
             throw SpecError(field: "labels", value: nil, problem: "has \(labels.count) labels; the maximum is \(Bounds.labels.upperBound)")
         }
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
-            try validateName(key, field: "labels", pattern: #"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"#,
+            try validateName(key, field: "labels", rule: .labelKey,
                              expected: "1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
             guard value.utf8.count <= Bounds.labelValueLength, !value.containsControlCharacter else {
                 throw SpecError(field: "labels.\(key)", value: value,
@@ -211,7 +211,7 @@ extension JobSpec {
 
 extension JobSpec.PerstackOptions {
     func validate() throws(SpecError) {
-        try validateName(expert, field: "adapter.expert", pattern: #"^[A-Za-z0-9@][A-Za-z0-9@._/:-]{0,127}$"#,
+        try validateName(expert, field: "adapter.expert", rule: .expertName,
                          expected: "an expert key such as my-expert or @org/expert@1.0, starting with a letter, digit or '@'")
         if query.contains("\0") {
             throw SpecError(field: "adapter.query", value: query, problem: "contains a NUL byte")
@@ -221,7 +221,7 @@ extension JobSpec.PerstackOptions {
         }
         for (field, value) in [("adapter.provider", provider), ("adapter.model", model)] {
             guard let value else { continue }
-            try validateName(value, field: field, pattern: #"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"#,
+            try validateName(value, field: field, rule: .perstackIdentifier,
                              expected: "letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit")
         }
         if let maxSteps { try check(maxSteps, in: JobSpec.Bounds.perstackMaxSteps, field: "adapter.maxSteps") }
@@ -239,13 +239,19 @@ private func check<Value: Comparable & CustomStringConvertible>(
     }
 }
 
-private func validateName(_ value: String, field: String, pattern: String, expected: String) throws(SpecError) {
-    guard let rule = NamePattern(pattern) else {
-        preconditionFailure("\(pattern) is not of the form ^[FIRST][REST]{0,N}$")
-    }
+private func validateName(_ value: String, field: String, rule: NamePattern, expected: String) throws(SpecError) {
     guard rule.matches(value) else {
         throw SpecError(field: field, value: value, problem: "expected \(expected)")
     }
+}
+
+// Parsed once: submission checks several names in every spec of a batch.
+extension NamePattern {
+    fileprivate static let queueName = NamePattern(#"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#)!
+    fileprivate static let environmentName = NamePattern(#"^[A-Za-z_][A-Za-z0-9_]{0,127}$"#)!
+    fileprivate static let labelKey = NamePattern(#"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"#)!
+    fileprivate static let expertName = NamePattern(#"^[A-Za-z0-9@][A-Za-z0-9@._/:-]{0,127}$"#)!
+    fileprivate static let perstackIdentifier = NamePattern(#"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"#)!
 }
 
 extension String {
