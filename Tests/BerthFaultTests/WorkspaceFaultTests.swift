@@ -10,8 +10,8 @@ extension FaultScenarios {
         /// write, and the daemon records its result as usual. A checkpoint that the full
         /// checkpoint store cannot take is logged by the daemon with the path
         /// and ENOSPC, stays in the workspace, and is captured by the scan
-        /// before the next attempt once space returns; the failed copy leaves
-        /// no row in `berth checkpoints` (the known issue below).
+        /// before the next attempt once space returns. The failed copy is
+        /// listed by `berth checkpoints` as refused, with the reason.
         @Test func diskFullWorkspaces() async throws {
             try await withFaultSandbox { sandbox in
                 let image = try await FaultImage.require()
@@ -48,10 +48,11 @@ extension FaultScenarios {
                     extra: ["retry": ["maxAttempts": 3, "initialDelay": "4s", "retryOn": ["failed"]]])
                 try await daemon.waitForLog("cannot write to the checkpoint store", timeout: .seconds(30))
                 #expect(daemon.log.contains("No space left on device"), "daemon log:\n\(daemon.log)")
-                withKnownIssue("a checkpoint that the store has no space for is only logged, not recorded with the job") {
-                    let refused = try sandbox.store.checkpoints(jobID: resuming).filter { $0.name == "big.bin" && $0.refusedReason != nil }
-                    #expect(!refused.isEmpty, "no checkpoint row names the failed copy of big.bin")
+                try await eventually("a checkpoint row names the failed copy of big.bin") {
+                    try sandbox.store.checkpoints(jobID: resuming).contains { $0.name == "big.bin" && $0.refusedReason != nil }
                 }
+                let refusal = try sandbox.store.checkpoints(jobID: resuming).first { $0.name == "big.bin" }?.refusedReason
+                #expect(refusal?.contains("No space left on device") == true, "refusal: \(refusal ?? "none")")
                 try FileManager.default.removeItem(atPath: storeFiller)
 
                 try await eventually("job \(resuming) succeeds", timeout: .seconds(30)) {

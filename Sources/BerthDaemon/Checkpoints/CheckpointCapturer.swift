@@ -305,8 +305,11 @@ struct CheckpointCapturer: Sendable {
         case .refused(let reason):
             // Not marked as handled: the next scan looks at the file again.
             refuse(name, reason, identity: nil, into: &result)
-        case .failed:
-            return
+        case .failed(let problem):
+            // Recorded, so `berth checkpoints` shows why the file is missing;
+            // not marked as handled, so the next scan copies it once there is room.
+            refuse(name, "could not be stored in the daemon's checkpoint store (\(problem)); it is captured again at the next scan",
+                   identity: nil, into: &result)
         case .copied(let copied):
             // The descriptor's file must still be the one under the name, unchanged.
             let after = FileDescriptors.status(of: source).map(FileIdentity.init)
@@ -329,8 +332,9 @@ struct CheckpointCapturer: Sendable {
     private enum CopyResult {
         case copied(CopiedFile)
         case refused(String)
-        /// The store could not be written; logged, and tried again at the next scan.
-        case failed
+        /// The store could not be written, for the reason given, such as a full
+        /// disk; logged and recorded, and tried again at the next scan.
+        case failed(String)
     }
 
     /// Reads the open file to its end into a temporary file of the store,
@@ -341,13 +345,14 @@ struct CheckpointCapturer: Sendable {
                 atPath: storeDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             logger.error("cannot create the job's checkpoint store", [(.reason, "\(storeDirectory): \(error)")])
-            return .failed
+            return .failed("cannot create its directory: \(error.localizedDescription)")
         }
         let temporaryPath = storeDirectory + "/.capture-\(FileDescriptors.randomSuffix()).tmp"
         let target = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard target >= 0 else {
-            logger.error("cannot create a file in the checkpoint store", [(.reason, "\(temporaryPath): \(FileDescriptors.errorText)")])
-            return .failed
+            let problem = FileDescriptors.errorText
+            logger.error("cannot create a file in the checkpoint store", [(.reason, "\(temporaryPath): \(problem)")])
+            return .failed("cannot create a file: \(problem)")
         }
         var keep = false
         defer {
@@ -376,8 +381,9 @@ struct CheckpointCapturer: Sendable {
             hasher.update(chunk)
             content.append(contentsOf: chunk)
             guard FileDescriptors.writeAll(target, chunk) else {
-                logger.error("cannot write to the checkpoint store", [(.reason, "\(temporaryPath): \(FileDescriptors.errorText)")])
-                return .failed
+                let problem = FileDescriptors.errorText
+                logger.error("cannot write to the checkpoint store", [(.reason, "\(temporaryPath): \(problem)")])
+                return .failed("cannot write: \(problem)")
             }
             if total == Int64(count), let afterFirstChunk { afterFirstChunk(name) }
         }
@@ -385,8 +391,9 @@ struct CheckpointCapturer: Sendable {
             return .refused("shrank while it was copied; it is captured again once it stays the same")
         }
         guard fsync(target) == 0 else {
-            logger.error("cannot write to the checkpoint store", [(.reason, "fsync \(temporaryPath): \(FileDescriptors.errorText)")])
-            return .failed
+            let problem = FileDescriptors.errorText
+            logger.error("cannot write to the checkpoint store", [(.reason, "fsync \(temporaryPath): \(problem)")])
+            return .failed("cannot write: \(problem)")
         }
         keep = true
         return .copied(CopiedFile(temporaryPath: temporaryPath, sha256: hasher.finalizeHex(), content: content))
