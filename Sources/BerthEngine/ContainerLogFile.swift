@@ -13,9 +13,11 @@ import Synchronization
 /// invalid UTF-8 are handled as for a child process's pipes.
 ///
 /// Reading the file directly needs no engine process per container, and after
-/// the container has exited it returns every line: conmon writes the log
-/// before the exit status that `podman wait` reports. `podman logs --follow`
-/// in podman 4.3 can stop at the exit before it has read the whole file.
+/// the container has exited it returns every line. After the container's exit
+/// conmon drains its stdout and stderr into the log and syncs the log before
+/// it writes the exit file that `podman wait` reads (conmon's `main`, 2.1).
+/// `podman logs --follow` in podman 4.3 can stop at the exit before it has
+/// read the whole file.
 ///
 /// NOTE: A file that conmon replaces at its `log_size_max` is followed to its
 /// new inode, but lines written to the old file after the last read are lost,
@@ -29,6 +31,9 @@ public final class ContainerLogFile: Sendable {
     public let path: String
     private let maximumLineBytes: Int
     private let state = Mutex(State())
+    /// Signalled at the exit and at a cancellation, so that a reader pausing at
+    /// the end of the file does not sleep out its pause first.
+    private let wakeUp = DispatchSemaphore(value: 0)
 
     /// The shortest and longest pause when the reader has reached the end of the file.
     static let minimumPause = Duration.milliseconds(1)
@@ -43,6 +48,7 @@ public final class ContainerLogFile: Sendable {
     /// once it has read to the end of the file.
     public func containerExited() {
         state.withLock { $0.containerExited = true }
+        wakeUp.signal()
     }
 
     /// Reads the file until the container has exited and every line is read,
@@ -63,6 +69,7 @@ public final class ContainerLogFile: Sendable {
             await outcome.wait()
         } onCancel: {
             state.withLock { $0.cancelled = true }
+            wakeUp.signal()
         }
         guard let result else {
             throw CancellationError()
@@ -118,8 +125,8 @@ public final class ContainerLogFile: Sendable {
                 descriptor = replacement
                 continue
             }
-            let microseconds = pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000
-            usleep(UInt32(microseconds))
+            let nanoseconds = Int(pause.components.seconds * 1_000_000_000 + pause.components.attoseconds / 1_000_000_000)
+            _ = wakeUp.wait(timeout: .now() + .nanoseconds(nanoseconds))
             pause = min(pause * 2, Self.maximumPause)
         }
     }

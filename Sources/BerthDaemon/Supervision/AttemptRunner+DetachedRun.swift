@@ -9,6 +9,9 @@ import Foundation
 extension AttemptRunner {
     /// The attempt's directory under the daemon's runtime directory, named
     /// like its container, so that a restarted daemon finds it again.
+    ///
+    /// NOTE: The runner deletes it when it removes the container. A container
+    /// that the orphan sweep removes instead leaves its directory behind.
     var attemptDirectory: String {
         let name = ContainerLabels.containerName(databaseID: context.databaseID, jobID: lease.jobID, attempt: lease.attempt)
         return context.configuration.directories.runtime + "/containers/" + name
