@@ -59,6 +59,18 @@ public struct ContainerEngine: Sendable {
     public let executablePath: String
     public let configuration: ContainerEngineConfiguration
 
+    /// Whether podman connects to a podman service instead of running containers
+    /// itself: `CONTAINER_HOST` or `CONTAINER_CONNECTION` is set, or the tool
+    /// is `podman-remote`. Conmon then runs under the service, with the
+    /// service's working directory and user, so files it writes may not be
+    /// readable by the caller.
+    public var isRemotePodman: Bool {
+        let variables = configuration.environment.variables
+        return kind == .podman
+            && (variables["CONTAINER_HOST"] != nil || variables["CONTAINER_CONNECTION"] != nil
+                || executablePath.hasSuffix("/podman-remote"))
+    }
+
     /// The maximum number of characters of an engine's stderr kept in a `failed` error.
     static let errorMessageLimit = 2000
 

@@ -21,6 +21,26 @@ struct ContainerEngineTests {
         return (engine, directory)
     }
 
+    @Test("remote podman is recognised")
+    func remotePodman() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let podman = try writeScript(named: "podman", in: directory, "exit 0")
+        let podmanRemote = try writeScript(named: "podman-remote", in: directory, "exit 0")
+        let docker = try writeScript(named: "docker", in: directory, "exit 0")
+
+        func engine(_ selection: EngineSelection, _ executable: String, _ passthrough: [String: String]) throws -> ContainerEngine {
+            try ContainerEngine(configuration: ContainerEngineConfiguration(
+                selection: selection, executable: executable, environment: EngineEnvironment(home: "/root", passthrough: passthrough)))
+        }
+
+        #expect(try !engine(.podman, podman, [:]).isRemotePodman)
+        #expect(try engine(.podman, podman, ["CONTAINER_HOST": "unix:///run/podman/podman.sock"]).isRemotePodman)
+        #expect(try engine(.podman, podman, ["CONTAINER_CONNECTION": "service"]).isRemotePodman)
+        #expect(try engine(.podman, podmanRemote, [:]).isRemotePodman)
+        #expect(try !engine(.docker, docker, ["CONTAINER_HOST": "unix:///run/podman/podman.sock"]).isRemotePodman)
+    }
+
     @Test("missing engine binary is unavailable")
     func missingEngine() throws {
         let environment = try EngineEnvironment(path: "/nonexistent/bin", home: "/root")

@@ -179,7 +179,9 @@ final class AttemptRunner: Sendable {
 
         self.preparation.withLock { $0 = preparation }
         let runSpec = makeRunSpec(name: name, preparation: preparation)
-        if context.engine.kind == .podman {
+        // A podman service runs conmon as its own user and in its own working
+        // directory, so the log file and the OOM marker would not reach berth.
+        if context.engine.kind == .podman, !context.engine.isRemotePodman {
             return await runDetached(runSpec, secrets: secrets)
         }
 
@@ -295,7 +297,8 @@ final class AttemptRunner: Sendable {
     /// Follows output, enforces the timeout and quota, and waits for the exit.
     private func superviseUntilExit(containerID id: String, startedAt: Int64) async -> SupervisionResult {
         // Containers that berth started with `run --detach` have their log in
-        // the attempt directory; others, such as docker's, are read through the engine.
+        // the attempt directory. Others, such as those of docker or a podman
+        // service, are read through the engine.
         let logFile = FileManager.default.fileExists(atPath: logFilePath)
             ? ContainerLogFile(path: logFilePath, maximumLineBytes: Int(context.configuration.output.maxLineBytes.bytes))
             : nil
