@@ -1,6 +1,7 @@
 import BerthCore
 import BerthStore
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Carries one attempt's output lines into the database.
@@ -36,10 +37,14 @@ final class OutputPump: Sendable {
     /// The queue that writes full batches, and a semaphore that is 0 while it writes one.
     private let writer = DispatchQueue(label: "berth.output-writer")
     private let backgroundWrite = DispatchSemaphore(value: 1)
+    /// How long a batch is retried before the attempt gives up on its output.
+    private let retryWindow: Duration
 
     init(lease: Lease, database: DatabaseQueue, maxStoredBytes: Int64, batchLines: Int, interval: TimeSpan,
-         observer: (any AttemptObserver)? = nil, onBatch: @escaping @Sendable ([StoredLine]) -> Void = { _ in }) {
+         retryWindow: Duration = .seconds(30), observer: (any AttemptObserver)? = nil,
+         onBatch: @escaping @Sendable ([StoredLine]) -> Void = { _ in }) {
         self.lease = lease
+        self.retryWindow = retryWindow
         self.database = database
         self.interval = interval
         self.observer = observer
@@ -62,7 +67,8 @@ final class OutputPump: Sendable {
         pending.withLock { $0.recorder.alreadyHandled = counts }
     }
 
-    /// The first error a write met, such as a lost lease; later writes are skipped.
+    /// The error that ended the storing of output: a lost lease, or a failure
+    /// that outlasted the retries. Later writes are skipped.
     var writeError: (any Error)? { failure.withLock { $0 } }
 
     func append(stream: StoredLine.Stream, text: String, truncated: Bool) {
@@ -110,8 +116,9 @@ final class OutputPump: Sendable {
             guard !batch.isEmpty || !captured.checkpoints.isEmpty else { return }
 
             do {
-                try database.runBlocking { store in
-                    try store.appendOutput(lease, lines: batch, checkpoints: captured.checkpoints, storedBytes: storedBytes,
+                let checkpoints = captured.checkpoints
+                try storeRetrying { [lease] store in
+                    try store.appendOutput(lease, lines: batch, checkpoints: checkpoints, storedBytes: storedBytes,
                                            droppedLines: droppedLines, now: Clock.nowMilliseconds())
                 }
                 observer?.committed(captured)
@@ -119,6 +126,27 @@ final class OutputPump: Sendable {
             } catch {
                 observer?.discarded(captured)
                 failure.withLock { $0 = error }
+            }
+        }
+    }
+
+    /// Runs `write`, retrying with a growing pause while the database is full,
+    /// locked by another process or failing to write. A lost lease ends it at
+    /// once. Retrying holds up this stream's reader, so the lines wait in the
+    /// engine's log on disk instead of in memory.
+    private func storeRetrying(_ write: (JobStore) throws -> Void) throws {
+        let deadline = ContinuousClock.now + retryWindow
+        var pause = Duration.milliseconds(250)
+        while true {
+            do {
+                try database.runBlocking(write)
+                return
+            } catch StoreError.leaseLost(let lease) {
+                throw StoreError.leaseLost(lease)
+            } catch {
+                guard ContinuousClock.now + pause < deadline else { throw error }
+                Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+                pause = min(pause * 2, .seconds(4))
             }
         }
     }

@@ -22,6 +22,14 @@ extension AttemptRunner {
             try? await removeContainer(id)
             return .leaseLost
         }
+        if let error = pump.writeError {
+            // Lines are missing from the database, so the attempt must not count
+            // as a success; a retry runs the job again from its last checkpoint.
+            logger.error("could not store the job's output; the attempt fails", [(.containerID, id), (.error, "\(error)")])
+            return await finish(
+                AttemptResult(outcome: .failed, exitCode: exit.exitCode, message: "could not store the job's output: \(error)"),
+                containerID: id)
+        }
 
         var exit = exit
         if FileManager.default.fileExists(atPath: oomMarkerPath) {

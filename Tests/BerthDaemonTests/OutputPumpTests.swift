@@ -1,0 +1,89 @@
+import BerthCore
+import BerthStore
+import Foundation
+import Testing
+
+@testable import BerthDaemon
+
+/// The pump against a real database whose write lock another process holds,
+/// as `sqlite3` does here with `BEGIN IMMEDIATE`.
+@Suite final class OutputPumpTests {
+    let directory: String
+    let databasePath: String
+    let database: DatabaseQueue
+    let lease: Lease
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "/berth-pump-XXXXXX").utf8CString)
+        directory = String(cString: try #require(mkdtemp(&template)))
+        databasePath = directory + "/berth.db"
+        database = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: .seconds(1)))
+        lease = try database.runBlocking { store in
+            let now = Clock.nowMilliseconds()
+            _ = try store.submit([JobSpec(image: "localhost/berth-test:latest", command: ["true"])], now: now)
+            return try #require(try store.claim(queue: nil, worker: "w", leaseDuration: .minutes(5), now: now)).lease
+        }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Starts `sqlite3`, which takes the write lock and keeps it for `seconds`.
+    private func holdWriteLock(seconds: Double) async throws -> Process {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        shell.arguments = [databasePath]
+        let input = Pipe()
+        shell.standardInput = input
+        shell.standardOutput = FileHandle.nullDevice
+        try shell.run()
+        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\n.shell sleep \(seconds)\nCOMMIT;\n".utf8))
+        try input.fileHandleForWriting.close()
+
+        // The lock is taken once a write of ours fails to get it.
+        let probe = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: .seconds(1)))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let locked = (try? probe.runBlocking { store in try store.recordWorkerHeartbeat(id: "probe", now: 0) }) == nil
+            if locked { return shell }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("sqlite3 did not take the write lock")
+    }
+
+    private func makePump(retryWindow: Duration) -> OutputPump {
+        OutputPump(lease: lease, database: database, maxStoredBytes: 1 << 20, batchLines: 100,
+                   interval: .seconds(1), retryWindow: retryWindow)
+    }
+
+    private func storedPayloads() throws -> [String] {
+        try database.runBlocking { store in try store.events(jobID: lease.jobID).map(\.payload) }
+    }
+
+    @Test func batchWaitsOutAShortLock() async throws {
+        let pump = makePump(retryWindow: .seconds(30))
+        let sqlite = try await holdWriteLock(seconds: 2)
+        defer { sqlite.waitUntilExit() }
+
+        pump.append(stream: .stdout, text: "first", truncated: false)
+        pump.append(stream: .stdout, text: "second", truncated: false)
+        pump.writePending(final: true)
+
+        #expect(pump.writeError == nil)
+        #expect(try storedPayloads() == ["first", "second"])
+    }
+
+    @Test func lockLongerThanTheWindowIsReported() async throws {
+        let pump = makePump(retryWindow: .milliseconds(500))
+        let sqlite = try await holdWriteLock(seconds: 4)
+        defer { sqlite.waitUntilExit() }
+
+        pump.append(stream: .stdout, text: "lost", truncated: false)
+        pump.writePending(final: true)
+
+        let error = try #require(pump.writeError)
+        #expect("\(error)".contains("locked"), "error: \(error)")
+        #expect(try storedPayloads().isEmpty)
+    }
+}
