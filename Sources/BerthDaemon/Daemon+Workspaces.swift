@@ -6,7 +6,8 @@ import Foundation
 // A finished job keeps its workspace for `workspaceRetention`, so an operator
 // can look at it or `berth retry` it in place; after that, a retry or resume
 // rebuilds the workspace from the stored checkpoints. A pruned job's workspace
-// and its emptied checkpoint directory go at the next sweep.
+// and its emptied checkpoint directory go at the next sweep, and so does the
+// container log directory of any finished job, which a crash can leave behind.
 
 extension Daemon {
     /// Prefix of a directory that is being deleted. The rename takes it out of
@@ -22,37 +23,54 @@ extension Daemon {
 
         let workspaces = configuration.directories.workspaces
         let checkpoints = configuration.directories.checkpoints
-        let listed = await Self.offActor { (Self.jobDirectories(in: workspaces), Self.jobDirectories(in: checkpoints)) }
+        let containerLogs = configuration.directories.resolvedContainerLogs
+        let containerPrefix = ContainerLabels.containerNamePrefix(databaseID: databaseID)
+        let listed = await Self.offActor {
+            (Self.jobDirectories(in: workspaces), Self.jobDirectories(in: checkpoints),
+             Self.containerDirectories(in: containerLogs, prefix: containerPrefix))
+        }
         let candidates = Set(listed.0.jobIDs).union(listed.1.jobIDs).filter { runners[$0] == nil }
+        let containerJobIDs = Set(listed.2.containers.map(\.jobID)).filter { runners[$0] == nil }
 
         var sorted: (finished: [Int64], pruned: [Int64]) = ([], [])
-        if !candidates.isEmpty {
-            do {
+        var endedContainerJobs: Set<Int64> = []
+        do {
+            if !candidates.isEmpty {
                 sorted = try await database.run { store in
                     try store.finishedOrPrunedJobs(Array(candidates), finishedBefore: Clock.nowMilliseconds() - retention)
                 }
-            } catch {
-                reportError("workspace cleanup", error)
-                return
             }
+            // A container's log is of no use once its job has finished, whatever the retention.
+            if !containerJobIDs.isEmpty {
+                let ended = try await database.run { store in
+                    try store.finishedOrPrunedJobs(Array(containerJobIDs), finishedBefore: Clock.nowMilliseconds() + 1)
+                }
+                endedContainerJobs = Set(ended.finished + ended.pruned)
+            }
+        } catch {
+            reportError("workspace cleanup", error)
+            return
         }
 
         // Renamed here, on the actor, so a job claimed from now on gets a fresh
         // directory instead of one that is being deleted. A claim made while the
         // store was asked shows up in `runners` and is skipped.
         var doomed = listed.0.interrupted.map { workspaces + "/" + $0 } + listed.1.interrupted.map { checkpoints + "/" + $0 }
+            + listed.2.interrupted.map { containerLogs + "/" + $0 }
         let workspaceIDs = Set(sorted.finished + sorted.pruned).intersection(listed.0.jobIDs)
         let checkpointIDs = Set(sorted.pruned).intersection(listed.1.jobIDs)
-        for (root, ids) in [(workspaces, workspaceIDs), (checkpoints, checkpointIDs)] {
-            for id in ids.sorted() where runners[id] == nil {
-                let renamed = "\(root)/\(Self.removalPrefix)\(id)-\(UInt32.random(in: 0...UInt32.max))"
-                if rename("\(root)/\(id)", renamed) == 0 {
-                    doomed.append(renamed)
-                } else {
-                    logger.warning("cannot delete a job's directory", [
-                        (.jobID, "\(id)"), (.directory, "\(root)/\(id)"), (.error, String(cString: strerror(errno))),
-                    ])
-                }
+        var removable: [(root: String, name: String, jobID: Int64)] = []
+        removable += workspaceIDs.sorted().map { (workspaces, "\($0)", $0) }
+        removable += checkpointIDs.sorted().map { (checkpoints, "\($0)", $0) }
+        removable += listed.2.containers.filter { endedContainerJobs.contains($0.jobID) }.map { (containerLogs, $0.name, $0.jobID) }
+        for (root, name, id) in removable where runners[id] == nil {
+            let renamed = "\(root)/\(Self.removalPrefix)\(name)-\(UInt32.random(in: 0...UInt32.max))"
+            if rename("\(root)/\(name)", renamed) == 0 {
+                doomed.append(renamed)
+            } else {
+                logger.warning("cannot delete a job's directory", [
+                    (.jobID, "\(id)"), (.directory, "\(root)/\(name)"), (.error, String(cString: strerror(errno))),
+                ])
             }
         }
         guard !doomed.isEmpty else { return }
@@ -87,6 +105,26 @@ extension Daemon {
             }
         }
         return (ids, interrupted)
+    }
+
+    /// The directories of `root` named like this database's containers,
+    /// `PREFIX<job>-<attempt>`, with their job ids, and the directories an
+    /// earlier sweep renamed but did not finish deleting.
+    private static func containerDirectories(in root: String, prefix: String) -> (containers: [(name: String, jobID: Int64)], interrupted: [String]) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: root) else { return ([], []) }
+        var containers: [(name: String, jobID: Int64)] = []
+        var interrupted: [String] = []
+        for entry in entries {
+            if entry.hasPrefix(prefix) {
+                let parts = entry.dropFirst(prefix.count).split(separator: "-")
+                if parts.count == 2, let jobID = Int64(parts[0]), Int(parts[1]) != nil {
+                    containers.append((entry, jobID))
+                }
+            } else if entry.hasPrefix(removalPrefix) {
+                interrupted.append(entry)
+            }
+        }
+        return (containers, interrupted)
     }
 
     /// Runs blocking file-system work on a dispatch queue, away from the cooperative pool.

@@ -35,6 +35,17 @@ extension PodmanScenarios {
             #expect(FileManager.default.fileExists(atPath: "\(workspaces)/\(running)"), "a running job keeps its workspace")
             #expect(FileManager.default.fileExists(atPath: "\(checkpoints)/\(finished)"), "stored checkpoints are not the workspace's to delete")
 
+            // A container log directory that a crash left behind goes too, while a running container's stays.
+            let containers = sandbox.directory.appendingPathComponent("containers").path
+            let deadContainer = try #require(try sandbox.attempts(finished).first?.containerName)
+            try FileManager.default.createDirectory(atPath: "\(containers)/\(deadContainer)", withIntermediateDirectories: true)
+            try Data("left behind\n".utf8).write(to: URL(fileURLWithPath: "\(containers)/\(deadContainer)/output.log"))
+            try await waitUntil("the finished job's container log directory is deleted", timeout: .seconds(15)) {
+                !FileManager.default.fileExists(atPath: "\(containers)/\(deadContainer)")
+            }
+            let runningContainer = try #require(try sandbox.attempts(running).first?.containerName)
+            #expect(FileManager.default.fileExists(atPath: "\(containers)/\(runningContainer)/output.log"))
+
             let retry = try await sandbox.berth(["retry", "\(finished)"])
             #expect(retry.status == 0, "\(retry)")
             #expect(try await sandbox.waitForState(finished, [.succeeded]).state == .succeeded)

@@ -25,6 +25,7 @@ extension DaemonConfiguration {
             ] as [String: Any],
             "directories": [
                 "workspaces": directories.workspaces, "checkpoints": directories.checkpoints, "runtime": directories.runtime,
+                "containerLogs": directories.resolvedContainerLogs,
             ],
             "workerID": resolvedWorkerID,
             "engine": [

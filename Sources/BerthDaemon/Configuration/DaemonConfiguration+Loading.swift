@@ -65,7 +65,8 @@ extension DaemonConfiguration {
             configuration.directories.workspaces = try absolutePath(directories, "workspaces") ?? configuration.directories.workspaces
             configuration.directories.checkpoints = try absolutePath(directories, "checkpoints") ?? configuration.directories.checkpoints
             configuration.directories.runtime = try absolutePath(directories, "runtime") ?? configuration.directories.runtime
-            try directories.finish(validKeys: ["workspaces", "checkpoints", "runtime"])
+            configuration.directories.containerLogs = try absolutePath(directories, "containerLogs")
+            try directories.finish(validKeys: ["workspaces", "checkpoints", "runtime", "containerLogs"])
         }
 
         if let workerID = try root.string("workerID") {

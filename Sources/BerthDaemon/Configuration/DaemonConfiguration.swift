@@ -48,6 +48,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var checkpoints = Self.stateDirectory + "/checkpoints"
         /// Sockets and other files that do not survive a reboot.
         public var runtime = Self.runtimeDirectory
+        /// One directory per podman container with its output log, on disk
+        /// because a job may print gigabytes; nil means `containers` beside `workspaces`.
+        public var containerLogs: String? = nil
+
+        /// `containerLogs`, or its default beside the workspaces.
+        public var resolvedContainerLogs: String {
+            containerLogs ?? (workspaces as NSString).deletingLastPathComponent + "/containers"
+        }
 
         /// `/var/lib/berth` for root, beside the default database otherwise.
         static var stateDirectory: String {

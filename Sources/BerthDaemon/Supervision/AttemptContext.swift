@@ -34,7 +34,12 @@ enum ContainerLabels {
 
     /// The container name of an attempt; unique per database, job and attempt.
     static func containerName(databaseID: String, jobID: Int64, attempt: Int) -> String {
-        "berth-\(databaseID)-\(jobID)-\(attempt)"
+        containerNamePrefix(databaseID: databaseID) + "\(jobID)-\(attempt)"
+    }
+
+    /// The start of every container name of the database `databaseID`.
+    static func containerNamePrefix(databaseID: String) -> String {
+        "berth-\(databaseID)-"
     }
 }
 

@@ -7,14 +7,13 @@ import Foundation
 // directory that contains its log file and conmon's OOM marker.
 
 extension AttemptRunner {
-    /// The attempt's directory under the daemon's runtime directory, named
-    /// like its container, so that a restarted daemon finds it again.
-    ///
-    /// NOTE: The runner deletes it when it removes the container. A container
-    /// that the orphan sweep removes instead leaves its directory behind.
+    /// The attempt's directory under `directories.containerLogs`, named like
+    /// its container, so that a restarted daemon finds it again. The runner
+    /// deletes it when it removes the container, and the daemon's sweep
+    /// deletes those of finished jobs that a crash left behind.
     var attemptDirectory: String {
         let name = ContainerLabels.containerName(databaseID: context.databaseID, jobID: lease.jobID, attempt: lease.attempt)
-        return context.configuration.directories.runtime + "/containers/" + name
+        return context.configuration.directories.resolvedContainerLogs + "/" + name
     }
 
     /// The container's log in the k8s-file format, which berth reads itself.
