@@ -29,7 +29,9 @@ import Testing
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Starts `sqlite3`, which takes the write lock and keeps it for `seconds`.
+    /// Starts `sqlite3`, which takes the write lock, and ends its transaction
+    /// after `seconds`. The commit is written to its standard input then, so
+    /// the lock does not depend on how the shell runs a command of its own.
     private func holdWriteLock(seconds: Double) async throws -> Process {
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
@@ -38,23 +40,39 @@ import Testing
         shell.standardInput = input
         shell.standardOutput = FileHandle.nullDevice
         try shell.run()
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\n.shell sleep \(seconds)\nCOMMIT;\n".utf8))
-        try input.fileHandleForWriting.close()
+        let commands = input.fileHandleForWriting
+        commands.write(Data("BEGIN IMMEDIATE;\n".utf8))
 
         // The lock is taken once a write of ours fails to get it.
-        let probe = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: .seconds(1)))
+        let probe = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: TimeSpan(milliseconds: 100)))
         let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            let locked = (try? probe.runBlocking { store in try store.recordWorkerHeartbeat(id: "probe", now: 0) }) == nil
-            if locked { return shell }
-            try await Task.sleep(for: .milliseconds(20))
+        var locked = false
+        while !locked, ContinuousClock.now < deadline {
+            locked = (try? probe.runBlocking { store in try store.recordWorkerHeartbeat(id: "probe", now: 0) }) == nil
+            if !locked { try await Task.sleep(for: .milliseconds(20)) }
         }
-        throw TestFailure("sqlite3 did not take the write lock")
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            commands.write(Data("COMMIT;\n".utf8))
+            try? commands.close()
+        }
+        guard locked else { throw TestFailure("sqlite3 did not take the write lock") }
+        return shell
     }
 
     private func makePump(retryWindow: Duration) -> OutputPump {
         OutputPump(lease: lease, database: database, maxStoredBytes: 1 << 20, batchLines: 100,
                    interval: .seconds(1), retryWindow: retryWindow)
+    }
+
+    /// Writes the pump's last batch on a dispatch queue, because the write
+    /// blocks while it retries and must not hold a thread of the cooperative pool.
+    private func writeFinalBatch(_ pump: OutputPump) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                pump.writePending(final: true)
+                continuation.resume()
+            }
+        }
     }
 
     private func storedPayloads() throws -> [String] {
@@ -64,26 +82,26 @@ import Testing
     @Test func batchWaitsOutAShortLock() async throws {
         let pump = makePump(retryWindow: .seconds(30))
         let sqlite = try await holdWriteLock(seconds: 2)
-        defer { sqlite.waitUntilExit() }
 
         pump.append(stream: .stdout, text: "first", truncated: false)
         pump.append(stream: .stdout, text: "second", truncated: false)
-        pump.writePending(final: true)
+        await writeFinalBatch(pump)
 
         #expect(pump.writeError == nil)
         #expect(try storedPayloads() == ["first", "second"])
+        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
     }
 
     @Test func lockLongerThanTheWindowIsReported() async throws {
         let pump = makePump(retryWindow: .milliseconds(500))
         let sqlite = try await holdWriteLock(seconds: 4)
-        defer { sqlite.waitUntilExit() }
 
         pump.append(stream: .stdout, text: "lost", truncated: false)
-        pump.writePending(final: true)
+        await writeFinalBatch(pump)
 
         let error = try #require(pump.writeError)
         #expect("\(error)".contains("locked"), "error: \(error)")
         #expect(try storedPayloads().isEmpty)
+        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
     }
 }
