@@ -72,9 +72,11 @@ enum Format {
     }
 
     /// Replaces control characters so that stored text cannot move the terminal's cursor.
-    static func printable(_ text: String) -> String {
+    /// Output lines keep their tabs, which are harmless on a terminal but would break a table's columns.
+    static func printable(_ text: String, keepingTabs: Bool = false) -> String {
         String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
-            scalar.value < 0x20 || scalar.value == 0x7f ? "\u{FFFD}" : scalar
+            let keep = keepingTabs && scalar == "\t"
+            return !keep && (scalar.value < 0x20 || scalar.value == 0x7f) ? "\u{FFFD}" : scalar
         }))
     }
 }

@@ -89,7 +89,10 @@ public struct RetryPolicy: Hashable, Sendable {
             break
         }
 
-        if Self.neverRetried.contains(outcome) || !retryOn.contains(outcome) {
+        if Self.neverRetried.contains(outcome) {
+            return .bury(reason: "\(outcome) is never retried")
+        }
+        if !retryOn.contains(outcome) {
             return .bury(reason: "\(outcome) is not retried by this job's policy")
         }
         if let exitCode, outcome == .failed, neverRetryExitCodes.contains(exitCode) {

@@ -266,7 +266,7 @@ extension JobStore {
         let leaseCondition = requireLiveLease ? "" : "AND lease_expires_at < ?"
         var values: [SQLiteValue] = [
             .text(target.rawValue), SQLiteValue(runAt), .integer(result.outcome.countsAsAttempt ? 1 : 0),
-            SQLiteValue(target.isFinished ? now : nil), SQLiteValue(lastError), .integer(now),
+            SQLiteValue(target.isFinished ? now : nil), .integer(target == .succeeded ? 1 : 0), SQLiteValue(lastError), .integer(now),
         ] + fence(lease)
         if !requireLiveLease { values.append(.integer(now)) }
 
@@ -274,7 +274,7 @@ extension JobStore {
             """
             UPDATE jobs
             SET state = ?, run_at = COALESCE(?, run_at), attempts_used = attempts_used + ?,
-                finished_at = ?, last_error = COALESCE(?, last_error), updated_at = ?,
+                finished_at = ?, last_error = CASE WHEN ? THEN NULL ELSE COALESCE(?, last_error) END, updated_at = ?,
                 lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
             WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'running' \(leaseCondition)
             """, values)

@@ -163,6 +163,23 @@ struct SubmitAndListTests {
         #expect(rerunningObject?["outcome"] == nil)
     }
 
+    /// Stored output may hold control characters: a tab is printed as it is,
+    /// an escape sequence is defused.
+    @Test("events keep tabs and defuse escapes")
+    func eventsControlCharacters() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+        try sandbox.sqlite("""
+            UPDATE jobs SET state = 'succeeded', attempt = 1 WHERE id = \(id);
+            INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, outcome) VALUES (\(id), 1, 'w', 0, 'succeeded');
+            INSERT INTO events (job_id, attempt, seq, at, is_json, payload) VALUES (\(id), 1, 1, 0, 0, 'a' || char(9) || 'b' || char(27) || '[2J');
+            """)
+
+        let result = try sandbox.run(["events", "\(id)"])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.hasSuffix("a\tb\u{FFFD}[2J\n"), "\(result.standardOutput)")
+    }
+
     @Test("ls limit")
     func listLimit() throws {
         let sandbox = try Sandbox()

@@ -137,7 +137,7 @@ struct RetryPolicyTests {
         let everything = policy(retryOn: Set(AttemptOutcome.allCases))
         let decision = everything.decide(outcome: .startFailed, exitCode: nil, attemptsUsed: 1, unitRandom: 0)
 
-        #expect(decision == .bury(reason: "start_failed is not retried by this job's policy"))
+        #expect(decision == .bury(reason: "start_failed is never retried"))
     }
 
     @Test func decideOutcomeNotInRetryOn() {

@@ -173,6 +173,18 @@ final class FinishAttemptTests {
         #expect(try store.record(id).pendingInput == nil)
     }
 
+    /// The error of an earlier attempt stays in the attempt's record, not on a job that succeeded.
+    @Test func successClearsEarlierError() throws {
+        let id = try finishFirstAttempt(.retryAfterFailure, message: "exited with 1")
+        let second = try #require(try store.claimNext(now: finishTime + 30_000))
+        try store.finishAttempt(
+            second.lease, result: AttemptResult(outcome: .succeeded, exitCode: 0, message: nil), decision: .succeed,
+            now: finishTime + 31_000)
+
+        #expect(try store.record(id).lastError == nil)
+        #expect(try store.attempts(jobID: id).first?.message == "exited with 1")
+    }
+
     @Test func retryWaitsForBackoff() throws {
         let id = try finishFirstAttempt(.retryAfterFailure)
 

@@ -50,7 +50,7 @@ struct EventsCommand: Command {
     }
 
     static func textLine(_ event: EventRecord) -> String {
-        "[\(event.attempt):\(event.sequence) \(Format.time(event.at))] " + Format.printable(event.payload)
+        "[\(event.attempt):\(event.sequence) \(Format.time(event.at))] " + Format.printable(event.payload, keepingTabs: true)
     }
 }
 
@@ -80,7 +80,7 @@ struct LogsCommand: Command {
         try followStream(store: store, jobID: ids[0], follow: arguments.has("follow"), context: context) { position in
             let lines = try store.logs(jobID: ids[0], attempt: attempt, after: position)
             for line in lines {
-                context.print(Format.printable(line.line))
+                context.print(Format.printable(line.line, keepingTabs: true))
             }
             return lines.last.map { ($0.attempt, $0.sequence) }
         }
