@@ -79,14 +79,21 @@ final class CommandContext {
         return DatabaseOptions.defaultPath(environment: environment)
     }
 
-    /// The job store, opened (and created and migrated) on first use.
+    /// The job store, opened (and migrated) on first use.
     ///
-    /// A database that this process cannot write, such as one on a file system
-    /// mounted read-only, is opened read-only, so that the commands that only
-    /// read still work. A command that writes then fails with SQLite's
-    /// read-only error.
-    func store() throws -> JobStore {
+    /// Only a command that adds jobs, with `creatingDatabase`, creates a
+    /// missing database. Every other command fails, so that a mistyped `--db`
+    /// or a missing `$BERTH_DB` is noticed instead of showing a new, empty
+    /// database. A database that this process cannot write, such as one on a
+    /// file system mounted read-only, is opened read-only, so that the
+    /// commands that only read still work. A command that writes then fails
+    /// with SQLite's read-only error.
+    func store(creatingDatabase: Bool = false) throws -> JobStore {
         if let openedStore { return openedStore }
+        if !creatingDatabase, !FileManager.default.fileExists(atPath: databasePath) {
+            throw CommandFailure(
+                "no database at \(databasePath); check --db and $BERTH_DB, or create it with berth submit or by starting berth daemon")
+        }
         var options = DatabaseOptions(path: databasePath)
         options.busyTimeout = try busyTimeout()
         let store: JobStore

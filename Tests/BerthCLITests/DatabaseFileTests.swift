@@ -25,11 +25,22 @@ struct DatabaseFileTests {
     @Test("new database has mode 0600")
     func fileMode() throws {
         let sandbox = try Sandbox()
-        let result = try sandbox.run(["ls"])
+        let result = try sandbox.run(["submit", "--image", "alpine:3.20", "--", "true"])
         let attributes = try FileManager.default.attributesOfItem(atPath: sandbox.databasePath)
 
         #expect(result.status == 0)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    /// Only submit creates a database, so a mistyped path is noticed.
+    @Test("missing database not created by readers", arguments: [["ls"], ["stats"], ["show", "1"], ["workers"], ["cancel", "1"]])
+    func missingDatabaseNotCreated(arguments: [String]) throws {
+        let sandbox = try Sandbox()
+        let result = try sandbox.run(arguments)
+
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("no database at \(sandbox.databasePath)"), "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath))
     }
 
     @Test("new directory has mode 0700")
@@ -48,7 +59,7 @@ struct DatabaseFileTests {
     @Test("existing file mode kept")
     func existingMode() throws {
         let sandbox = try Sandbox()
-        _ = try sandbox.run(["ls"])
+        _ = try sandbox.submit()
         chmod(sandbox.databasePath, 0o640)
         _ = try sandbox.submit()
         let attributes = try FileManager.default.attributesOfItem(atPath: sandbox.databasePath)

@@ -84,6 +84,7 @@ struct ExitStatusTests {
     @Test("unknown job id exits 1", arguments: ["show", "cancel", "retry", "approve"])
     func unknownJob(command: String) throws {
         let sandbox = try Sandbox()
+        _ = try sandbox.submit()
         let result = try sandbox.run([command, "42"])
 
         #expect(result.status == 1)

@@ -130,7 +130,11 @@ struct JobActionTests {
 
     @Test("stats on empty database")
     func statsEmpty() throws {
-        let result = try Sandbox().run(["stats", "--json"])
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+        _ = try sandbox.run(["cancel", "\(id)"])
+        _ = try sandbox.run(["prune", "--older-than", "0s"])
+        let result = try sandbox.run(["stats", "--json"])
 
         #expect(result.status == 0)
         #expect(result.standardOutput == "")

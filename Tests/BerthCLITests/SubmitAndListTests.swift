@@ -253,7 +253,8 @@ struct SubmitAndListTests {
 
         #expect(submitted.status == 0)
         #expect(viaOption.count == 1)
-        #expect(overridden.status == 0)
+        #expect(overridden.status == 1, "--db must win over BERTH_DB: \(overridden)")
+        #expect(overridden.standardError.contains("no database at \(otherPath)"), "\(overridden)")
         #expect(overridden.standardOutput == "")
     }
 }

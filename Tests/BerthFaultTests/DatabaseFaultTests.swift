@@ -156,12 +156,17 @@ extension FaultScenarios {
                     try await sandbox.containers().isEmpty
                 }
 
-                // A deleted file leaves an empty database to the next command,
-                // a replaced one the restored jobs.
+                // After a deletion the next command finds no database and says
+                // so; a replaced file shows the restored jobs.
                 let listed = try await sandbox.berth(["ls", "--json"])
-                #expect(listed.status == 0, "\(listed)")
-                #expect(listed.lines.count == (change == .deleted ? 0 : 1), "\(listed)")
-                #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
+                if change == .deleted {
+                    #expect(listed.status == 1, "\(listed)")
+                    #expect(listed.standardError.contains("no database at \(sandbox.databasePath)"), "\(listed)")
+                } else {
+                    #expect(listed.status == 0, "\(listed)")
+                    #expect(listed.lines.count == 1, "\(listed)")
+                    #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
+                }
             }
         }
 

@@ -4,12 +4,13 @@ import Testing
 /// `berth doctor` on a host set up the way the daemon leaves it, and on one broken in several ways.
 @Suite("berth doctor")
 struct DoctorTests {
-    /// Creates the database through the command line and the directories as the daemon does.
+    /// Creates the database through the command line, with one held job, and
+    /// the directories as the daemon does.
     private static func healthySandbox() async throws -> OperationsSandbox {
         let sandbox = try OperationsSandbox()
         try sandbox.writeConfiguration()
-        let listing = try await sandbox.berth(["ls"])
-        #expect(listing.status == 0, "\(listing)")
+        let submitted = try await sandbox.berth(["submit", "--hold", "--image", OperationsSandbox.imageName, "--", "true"])
+        #expect(submitted.status == 0, "\(submitted)")
         for directory in [sandbox.workspaces, sandbox.checkpoints, sandbox.runtime] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         }

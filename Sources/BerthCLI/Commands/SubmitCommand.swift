@@ -79,7 +79,7 @@ struct SubmitCommand: Command {
             // The spec came from this command line, so a bad value is a usage error.
             throw UsageError("\(error)", command: name)
         }
-        let result = try context.store().submit([spec], now: context.now())
+        let result = try context.store(creatingDatabase: true).submit([spec], now: context.now())
         printResults(result, lines: nil, json: arguments.has("json"), context: context)
         context.wakeLocalDaemons()
     }
@@ -157,7 +157,7 @@ struct SubmitCommand: Command {
             throw CommandFailure("\(path == "-" ? "standard input" : path) holds no job specs; nothing was submitted")
         }
 
-        let results = try context.store().submit(specs, now: context.now())
+        let results = try context.store(creatingDatabase: true).submit(specs, now: context.now())
         printResults(results, lines: lineNumbers, json: json, context: context)
         context.wakeLocalDaemons()
     }

@@ -64,8 +64,10 @@ final class Sandbox {
         return try #require(Int64(result.standardOutput.trimmingCharacters(in: .newlines)), "no id in: \(result)")
     }
 
-    /// Lists jobs with `berth ls --json`, newest first.
+    /// Lists jobs with `berth ls --json`, newest first; none when no command
+    /// has created the database yet.
     func listJobs(_ options: [String] = []) throws -> [ListedJob] {
+        guard FileManager.default.fileExists(atPath: databasePath) else { return [] }
         let limit = options.contains("--limit") ? [] : ["--limit", "100000"]
         let result = try run(["ls", "--json"] + limit + options)
         try #require(result.status == 0, "berth ls failed: \(result)")
