@@ -79,12 +79,11 @@ final class CommandContext {
         return DatabaseOptions.defaultPath(environment: environment)
     }
 
-    /// The job store, opened (and migrated) on first use.
+    /// Opens the job store on first use and migrates it.
     ///
     /// Only a command that adds jobs, with `creatingDatabase`, creates a
     /// missing database. Every other command fails, so that a mistyped `--db`
-    /// or a missing `$BERTH_DB` is noticed instead of showing a new, empty
-    /// database. A database that this process cannot write, such as one on a
+    /// or a missing `$BERTH_DB` is noticed and no empty database appears. A database that this process cannot write, such as one on a
     /// file system mounted read-only, is opened read-only, so that the
     /// commands that only read still work. A command that writes then fails
     /// with SQLite's read-only error.

@@ -4,7 +4,7 @@ import Foundation
 // Deleting the directories of jobs that no longer need them on this host.
 //
 // A finished job keeps its workspace for `workspaceRetention`, so an operator
-// can look at it or `berth retry` it in place; after that, a retry or resume
+// can look at it or `berth retry` it in place. After that, a retry or resume
 // rebuilds the workspace from the stored checkpoints. A pruned job's workspace
 // and its emptied checkpoint directory go at the next sweep, and so does the
 // container log directory of any finished job, which a crash can leave behind.
@@ -25,12 +25,12 @@ extension Daemon {
         let checkpoints = configuration.directories.checkpoints
         let containerLogs = configuration.directories.resolvedContainerLogs
         let containerPrefix = ContainerLabels.containerNamePrefix(databaseID: databaseID)
-        let listed = await Self.offActor {
+        let (workspaceEntries, checkpointEntries, containerEntries) = await Self.offActor {
             (Self.jobDirectories(in: workspaces), Self.jobDirectories(in: checkpoints),
              Self.containerDirectories(in: containerLogs, prefix: containerPrefix))
         }
-        let candidates = Set(listed.0.jobIDs).union(listed.1.jobIDs).filter { runners[$0] == nil }
-        let containerJobIDs = Set(listed.2.containers.map(\.jobID)).filter { runners[$0] == nil }
+        let candidates = Set(workspaceEntries.jobIDs).union(checkpointEntries.jobIDs).filter { runners[$0] == nil }
+        let containerJobIDs = Set(containerEntries.containers.map(\.jobID)).filter { runners[$0] == nil }
 
         var sorted: (finished: [Int64], pruned: [Int64]) = ([], [])
         var endedContainerJobs: Set<Int64> = []
@@ -52,17 +52,18 @@ extension Daemon {
             return
         }
 
-        // Renamed here, on the actor, so a job claimed from now on gets a fresh
-        // directory instead of one that is being deleted. A claim made while the
-        // store was asked shows up in `runners` and is skipped.
-        var doomed = listed.0.interrupted.map { workspaces + "/" + $0 } + listed.1.interrupted.map { checkpoints + "/" + $0 }
-            + listed.2.interrupted.map { containerLogs + "/" + $0 }
-        let workspaceIDs = Set(sorted.finished + sorted.pruned).intersection(listed.0.jobIDs)
-        let checkpointIDs = Set(sorted.pruned).intersection(listed.1.jobIDs)
+        // Directories are renamed here, on the actor, so a job claimed from now
+        // on gets a new directory. A claim made while the store was queried is
+        // in `runners` and is skipped.
+        var doomed = workspaceEntries.interrupted.map { workspaces + "/" + $0 }
+            + checkpointEntries.interrupted.map { checkpoints + "/" + $0 }
+            + containerEntries.interrupted.map { containerLogs + "/" + $0 }
+        let workspaceIDs = Set(sorted.finished + sorted.pruned).intersection(workspaceEntries.jobIDs)
+        let checkpointIDs = Set(sorted.pruned).intersection(checkpointEntries.jobIDs)
         var removable: [(root: String, name: String, jobID: Int64)] = []
         removable += workspaceIDs.sorted().map { (workspaces, "\($0)", $0) }
         removable += checkpointIDs.sorted().map { (checkpoints, "\($0)", $0) }
-        removable += listed.2.containers.filter { endedContainerJobs.contains($0.jobID) }.map { (containerLogs, $0.name, $0.jobID) }
+        removable += containerEntries.containers.filter { endedContainerJobs.contains($0.jobID) }.map { (containerLogs, $0.name, $0.jobID) }
         for (root, name, id) in removable where runners[id] == nil {
             let renamed = "\(root)/\(Self.removalPrefix)\(name)-\(UInt32.random(in: 0...UInt32.max))"
             if rename("\(root)/\(name)", renamed) == 0 {
@@ -91,8 +92,8 @@ extension Daemon {
         logger.debug("deleted \(doomed.count - failures.count) directories of finished and pruned jobs")
     }
 
-    /// The job ids named by the subdirectories of `root`, and the directories
-    /// an earlier sweep renamed but did not finish deleting.
+    /// Lists the job ids named by the subdirectories of `root`, and the
+    /// directories an earlier sweep renamed but did not finish deleting.
     private static func jobDirectories(in root: String) -> (jobIDs: [Int64], interrupted: [String]) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: root) else { return ([], []) }
         var ids: [Int64] = []
@@ -107,7 +108,7 @@ extension Daemon {
         return (ids, interrupted)
     }
 
-    /// The directories of `root` named like this database's containers,
+    /// Lists the directories of `root` named like this database's containers,
     /// `PREFIX<job>-<attempt>`, with their job ids, and the directories an
     /// earlier sweep renamed but did not finish deleting.
     private static func containerDirectories(in root: String, prefix: String) -> (containers: [(name: String, jobID: Int64)], interrupted: [String]) {

@@ -21,7 +21,7 @@ extension PodmanScenarios {
             let running = try await sandbox.submit(["sleep", "60"])
             _ = try await sandbox.waitForRunningContainer(running)
 
-            // The first attempt leaves a checkpoint and fails; the retry must find the checkpoint again.
+            // The first attempt leaves a checkpoint and fails. The retry must find the checkpoint again.
             let script = """
                 if [ -f checkpoints/step.json ]; then echo "found $(cat checkpoints/step.json)"; exit 0; fi
                 mkdir -p checkpoints && echo '{"step":1}' > checkpoints/step.json && echo scratch > notes
@@ -35,7 +35,7 @@ extension PodmanScenarios {
             #expect(FileManager.default.fileExists(atPath: "\(workspaces)/\(running)"), "a running job keeps its workspace")
             #expect(FileManager.default.fileExists(atPath: "\(checkpoints)/\(finished)"), "stored checkpoints are not the workspace's to delete")
 
-            // A container log directory that a crash left behind goes too, while a running container's stays.
+            // A container log directory that a crash left behind is deleted too, and a running container's is kept.
             let containers = sandbox.directory.appendingPathComponent("containers").path
             let deadContainer = try #require(try sandbox.attempts(finished).first?.containerName)
             try FileManager.default.createDirectory(atPath: "\(containers)/\(deadContainer)", withIntermediateDirectories: true)

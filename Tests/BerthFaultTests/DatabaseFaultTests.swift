@@ -156,8 +156,8 @@ extension FaultScenarios {
                     try await sandbox.containers().isEmpty
                 }
 
-                // After a deletion the next command finds no database and says
-                // so; a replaced file shows the restored jobs.
+                // After a deletion the next command reports the missing
+                // database. A replaced file shows the restored jobs.
                 let listed = try await sandbox.berth(["ls", "--json"])
                 if change == .deleted {
                     #expect(listed.status == 1, "\(listed)")

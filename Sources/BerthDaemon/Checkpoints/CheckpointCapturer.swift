@@ -306,7 +306,7 @@ struct CheckpointCapturer: Sendable {
             // Not marked as handled: the next scan looks at the file again.
             refuse(name, reason, identity: nil, into: &result)
         case .failed(let problem):
-            // Recorded, so `berth checkpoints` shows why the file is missing;
+            // Recorded, so `berth checkpoints` shows why the file is missing. It is
             // not marked as handled, so the next scan copies it once there is room.
             refuse(name, "could not be stored in the daemon's checkpoint store (\(problem)); it is captured again at the next scan",
                    identity: nil, into: &result)
@@ -332,8 +332,8 @@ struct CheckpointCapturer: Sendable {
     private enum CopyResult {
         case copied(CopiedFile)
         case refused(String)
-        /// The store could not be written, for the reason given, such as a full
-        /// disk; logged and recorded, and tried again at the next scan.
+        /// A write to the store failed for the reason given, such as a full
+        /// disk. The failure is logged and recorded, and the next scan tries again.
         case failed(String)
     }
 

@@ -37,7 +37,7 @@ enum ContainerLabels {
         containerNamePrefix(databaseID: databaseID) + "\(jobID)-\(attempt)"
     }
 
-    /// The start of every container name of the database `databaseID`.
+    /// Returns the start of every container name of the database `databaseID`.
     static func containerNamePrefix(databaseID: String) -> String {
         "berth-\(databaseID)-"
     }

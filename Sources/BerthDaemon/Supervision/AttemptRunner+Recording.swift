@@ -24,10 +24,12 @@ extension AttemptRunner {
         }
         if let error = pump.writeError {
             // Lines are missing from the database, so the attempt must not count
-            // as a success; a retry runs the job again from its last checkpoint.
-            logger.error("could not store the job's output; the attempt fails", [(.containerID, id), (.error, "\(error)")])
+            // as a success. A retry runs the job again from its last checkpoint.
+            logger.error("failed to store the job's output, so the attempt fails", [
+                (.jobID, "\(lease.jobID)"), (.attempt, "\(lease.attempt)"), (.containerID, id), (.error, "\(error)"),
+            ])
             return await finish(
-                AttemptResult(outcome: .failed, exitCode: exit.exitCode, message: "could not store the job's output: \(error)"),
+                AttemptResult(outcome: .failed, exitCode: exit.exitCode, message: "failed to store the job's output: \(error)"),
                 containerID: id)
         }
 
@@ -117,7 +119,6 @@ extension AttemptRunner {
             logFinish(result, decision: decision)
         }
         context.metrics.recordFinishedAttempt(queue: job.queue, outcome: result.outcome, decision: decision)
-
 
         if let id {
             _ = lifecycle.withLock { lifecycle -> [AttemptLifecycle.Action] in

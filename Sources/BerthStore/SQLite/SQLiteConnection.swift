@@ -54,7 +54,7 @@ public final class SQLiteConnection {
         sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.milliseconds))
     }
 
-    /// Whether the file system that contains `path` is mounted read-only.
+    /// Returns whether the file system that contains `path` is mounted read-only.
     private static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
         var status = statvfs()
         guard statvfs(path, &status) == 0 else { return false }
