@@ -64,6 +64,9 @@ extension ContainerRunSpec {
         if let logFile {
             arguments += ["--log-driver=k8s-file", "--log-opt=path=\(logFile)"]
         }
+        if let conmonPIDFile {
+            arguments.append("--conmon-pidfile=\(conmonPIDFile)")
+        }
 
         arguments += ["--", image]
         arguments += command
@@ -139,6 +142,12 @@ extension ContainerRunSpec {
             guard logFile.hasPrefix("/"), !logFile.contains(","), !ArgumentValidation.containsControlCharacter(logFile) else {
                 throw .invalidValue(
                     field: "log file", value: logFile, reason: "use an absolute host path without ',' or control characters")
+            }
+        }
+        if let conmonPIDFile {
+            guard conmonPIDFile.hasPrefix("/"), !ArgumentValidation.containsControlCharacter(conmonPIDFile) else {
+                throw .invalidValue(
+                    field: "conmon pid file", value: conmonPIDFile, reason: "use an absolute host path without control characters")
             }
         }
         try validateLimits()

@@ -50,6 +50,9 @@ public struct ContainerRunSpec: Hashable, Sendable {
     /// the engine's own log driver and place. Podman only; set after
     /// `extraFlags`, so that the log is where berth reads it.
     public var logFile: String?
+    /// A host path where podman's conmon writes its pid, for a
+    /// `ConmonExitWatch`, or nil for none. Podman only.
+    public var conmonPIDFile: String?
 
     public init(
         name: String, image: String, command: [String], labels: [String: String] = [:],
@@ -58,7 +61,7 @@ public struct ContainerRunSpec: Hashable, Sendable {
         cpus: Double? = nil, pidsLimit: Int? = nil,
         ulimits: [ContainerUlimit] = [ContainerUlimit(.nofile, soft: 1024, hard: 1024)],
         workspace: String? = nil, pullPolicy: ImagePullPolicy = .missing, extraFlags: [String] = [],
-        logFile: String? = nil
+        logFile: String? = nil, conmonPIDFile: String? = nil
     ) {
         self.name = name
         self.image = image
@@ -77,6 +80,7 @@ public struct ContainerRunSpec: Hashable, Sendable {
         self.pullPolicy = pullPolicy
         self.extraFlags = extraFlags
         self.logFile = logFile
+        self.conmonPIDFile = conmonPIDFile
     }
 }
 

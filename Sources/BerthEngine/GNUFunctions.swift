@@ -3,8 +3,9 @@ import Glibc
 /// glibc functions that Swift's Glibc module leaves out because glibc declares
 /// them only under `_GNU_SOURCE`, looked up once in the running process.
 ///
-/// They are in glibc since 2.9 (`pipe2`), 2.29 (`posix_spawn_file_actions_addchdir_np`)
-/// and 2.34 (`posix_spawn_file_actions_addclosefrom_np`). Debian 12 ships 2.36.
+/// They are in glibc since 2.9 (`pipe2`), 2.29 (`posix_spawn_file_actions_addchdir_np`),
+/// 2.34 (`posix_spawn_file_actions_addclosefrom_np`) and 2.36 (`pidfd_open`).
+/// Debian 12 ships 2.36.
 struct GNUFunctions: @unchecked Sendable {
     // @unchecked: the members are immutable C function pointers.
     typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
@@ -12,10 +13,12 @@ struct GNUFunctions: @unchecked Sendable {
         UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>
     ) -> Int32
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    typealias PIDFDOpen = @convention(c) (pid_t, UInt32) -> Int32
 
     let pipe2: Pipe2?
     let addChangeDirectory: AddChangeDirectory?
     let addCloseFrom: AddCloseFrom?
+    let pidfdOpen: PIDFDOpen?
 
     static let shared = GNUFunctions()
 
@@ -29,6 +32,7 @@ struct GNUFunctions: @unchecked Sendable {
         pipe2 = lookUp("pipe2", as: Pipe2.self)
         addChangeDirectory = lookUp("posix_spawn_file_actions_addchdir_np", as: AddChangeDirectory.self)
         addCloseFrom = lookUp("posix_spawn_file_actions_addclosefrom_np", as: AddCloseFrom.self)
+        pidfdOpen = lookUp("pidfd_open", as: PIDFDOpen.self)
     }
 }
 

@@ -4,7 +4,7 @@ import BerthStore
 import Foundation
 
 // Starting a podman container with one `run --detach`, and the attempt
-// directory that contains its log file and conmon's OOM marker.
+// directory that contains its log file, conmon's pid file and conmon's OOM marker.
 
 extension AttemptRunner {
     /// The attempt's directory under `directories.containerLogs`, named like
@@ -23,6 +23,9 @@ extension AttemptRunner {
     /// when the kernel's OOM killer ended a process of the container.
     var oomMarkerPath: String { attemptDirectory + "/oom" }
 
+    /// The file where conmon writes its pid, which `waitForExit` watches.
+    var conmonPIDFilePath: String { attemptDirectory + "/conmon.pid" }
+
     /// Creates and starts the container with one engine command.
     ///
     /// Compared with `create`, `inspect` and `start`, this saves two podman
@@ -31,6 +34,7 @@ extension AttemptRunner {
     func runDetached(_ runSpec: ContainerRunSpec, secrets: [String: String]) async -> StartResult {
         var runSpec = runSpec
         runSpec.logFile = logFilePath
+        runSpec.conmonPIDFile = conmonPIDFilePath
         do {
             // A directory left by a daemon that died before it recorded the attempt contains nothing of value.
             try? FileManager.default.removeItem(atPath: attemptDirectory)

@@ -37,6 +37,8 @@ final class AttemptRunner: Sendable {
     let workspace: Workspace
     let lifecycle: Mutex<AttemptLifecycle>
     let containerID = Mutex<String?>(nil)
+    /// The container of a recorded attempt, which `removeFinishedContainer` removes.
+    let finishedContainer = Mutex<String?>(nil)
     /// The resume hook's preparation for a fresh container; nil for an adopted one.
     private let preparation = Mutex<AttemptPreparation?>(nil)
     /// The supervision task, cancelled when the daemon detaches.
@@ -428,6 +430,23 @@ final class AttemptRunner: Sendable {
     /// default poll of 250 ms would add up to that much to each of them. Later
     /// rounds use the engine's default, which costs less CPU while a long job runs.
     private func waitForExit(_ id: String) async -> ContainerExit {
+        // A container started with `run --detach` has conmon's pid in the
+        // attempt directory. Watching conmon needs no engine command, and it
+        // learns the exit the moment it happens, so most short jobs never run
+        // `podman wait`. The engine is asked only when the watch cannot tell.
+        if let watch = ConmonExitWatch.open(pidFile: conmonPIDFilePath, containerID: id) {
+            switch await watch.wait() {
+            case .exited(let code):
+                return ContainerExit(exitCode: code)
+            case .cancelled:
+                return ContainerExit(exitCode: nil)
+            case .unknown:
+                logger.debug("conmon exited without a readable exit code; asking the engine", [(.containerID, id)])
+            }
+        } else if FileManager.default.fileExists(atPath: conmonPIDFilePath) {
+            logger.debug("cannot watch the container's conmon; asking the engine", [(.containerID, id)])
+        }
+
         var isFirstRound = true
         while !Task.isCancelled {
             let round = isFirstRound ? Self.firstWaitRound : (timeout: Self.waitRound, pollInterval: nil)
