@@ -66,6 +66,10 @@ extension Daemon {
         Task {
             let end = await body()
             self.attemptEnded(runner, end: end)
+            if case .finished = end {
+                await runner.removeFinishedContainer()
+                self.containerRemoved()
+            }
         }
     }
 
@@ -88,7 +92,19 @@ extension Daemon {
         if runners[runner.lease.jobID] === runner {
             runners[runner.lease.jobID] = nil
         }
+        if case .finished = end {
+            pendingContainerRemovals += 1
+        }
         statusChanged()
         wake.signal()
+    }
+
+    /// Called when the container of a finished attempt is removed, which
+    /// happens after its slot went to the next job.
+    func containerRemoved() {
+        pendingContainerRemovals -= 1
+        if pendingContainerRemovals == 0 {
+            wake.signal()
+        }
     }
 }

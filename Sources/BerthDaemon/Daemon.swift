@@ -29,6 +29,8 @@ public actor Daemon {
     var wakeSocket: WakeSocket?
 
     var runners: [Int64: AttemptRunner] = [:]
+    /// Containers of finished attempts still being removed; the daemon exits only when none is left.
+    var pendingContainerRemovals = 0
     var shutdown: ShutdownLifecycle
     var engineHealthy = true
     var nextHeartbeat = ContinuousClock.now
@@ -103,7 +105,7 @@ public actor Daemon {
 
         while true {
             if case .exiting = shutdown.phase { break }
-            if case .stopping = shutdown.phase, runners.isEmpty { break }
+            if case .stopping = shutdown.phase, runners.isEmpty, pendingContainerRemovals == 0 { break }
 
             if ContinuousClock.now >= nextHeartbeat {
                 await heartbeat()

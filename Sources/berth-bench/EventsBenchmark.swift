@@ -121,7 +121,7 @@ enum EventsBenchmark {
     static func engineLogRate(_ bench: Bench, command: [String], lines: Int) throws -> Double {
         let container = try Subprocess.output([bench.podman, "run", "--detach", "--network", "none", bench.image] + command)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { try? Subprocess.timed([bench.podman, "rm", "--force", container]) }
+        defer { _ = try? Subprocess.timed([bench.podman, "rm", "--force", container]) }
         try Subprocess.timed([bench.podman, "wait", container])
         let output = Subprocess.temporaryFile("logs")
         defer { unlink(output) }

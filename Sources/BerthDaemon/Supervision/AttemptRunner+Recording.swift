@@ -67,7 +67,8 @@ extension AttemptRunner {
         await finish(result, containerID: containerID)
     }
 
-    /// Records `result`, moves the job on by its retry policy and removes the container.
+    /// Records `result` and moves the job on by its retry policy. The container
+    /// stays for `removeFinishedContainer`.
     ///
     /// `retryable` false buries a failure that the policy would retry, for an
     /// adapter that knows the failure repeats. With `pendingInput` the job
@@ -124,6 +125,19 @@ extension AttemptRunner {
             _ = lifecycle.withLock { lifecycle -> [AttemptLifecycle.Action] in
                 lifecycle.phase == .exited ? lifecycle.handle(.recorded) : []
             }
+            finishedContainer.withLock { $0 = id }
+        }
+        return .finished(result.outcome)
+    }
+
+    /// Removes the container of a finished attempt, then its attempt directory.
+    ///
+    /// The daemon calls this after it has freed the attempt's slot, so the
+    /// next job starts while the engine removes this container. The daemon
+    /// still waits for the removal before it exits. A crash in between leaves
+    /// an exited container of a finished job, which the orphan sweep removes.
+    func removeFinishedContainer() async {
+        if let id = finishedContainer.withLock({ $0.take() }) {
             do {
                 try await context.engine.remove(id)
             } catch {
@@ -132,7 +146,6 @@ extension AttemptRunner {
             }
         }
         removeAttemptDirectory()
-        return .finished(result.outcome)
     }
 
     func logFinish(_ result: AttemptResult, decision: RetryDecision) {
