@@ -6,13 +6,14 @@ import Glibc
 ///
 /// Conmon, podman's monitor of one container, writes the container's exit
 /// code to a file named after the container in its exit directory
-/// (`--exit-dir`). It then runs podman's cleanup command, which records the
-/// exit in podman's database and deletes the file, and only then exits. A
-/// `podman wait` is a process of its own that takes tens of milliseconds to
-/// start and then polls the container's state. This watch is told by inotify
-/// the moment the exit file is written, and reads it before the cleanup
-/// command, which has to start first, deletes it. A pidfd of conmon ends the
-/// watch when conmon exits without the file having been seen.
+/// (`--exit-dir`). Then it runs podman's cleanup command and exits after it.
+/// With podman 4.3 and conmon 2.1 the file was already gone when conmon
+/// exited, so the cleanup command deletes it. A `podman wait` is a process of
+/// its own that takes tens of milliseconds to start and then polls the
+/// container's state. Here inotify reports the exit file the moment conmon
+/// writes it, and the file is read before the cleanup command, which has to
+/// start first, deletes it. A pidfd of conmon ends the watch when conmon exits
+/// without the file having been seen.
 ///
 /// The watch is an optimisation with a fallback: it reports `.unknown`
 /// whenever the answer is not certain, and the caller then asks the engine,
@@ -20,7 +21,7 @@ import Glibc
 /// is not available, and when a podman command that ends the container, such
 /// as `stop`, `kill` or `rm`, reads and deletes the exit file first.
 public final class ConmonExitWatch: Sendable {
-    /// What the watch learned.
+    /// The result of a watch.
     public enum Exit: Sendable, Equatable {
         /// The container exited with this code.
         case exited(Int32)
@@ -101,7 +102,7 @@ public final class ConmonExitWatch: Sendable {
         return exitDirectory
     }
 
-    /// The arguments of process `pid`, from `/proc/PID/cmdline`.
+    /// Reads the arguments of process `pid` from `/proc/PID/cmdline`.
     private static func commandLine(of pid: pid_t) -> [String]? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
         return data.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
@@ -162,7 +163,7 @@ public final class ConmonExitWatch: Sendable {
         }
     }
 
-    /// The code in conmon's exit file, or nil while the file is missing,
+    /// Reads the code in conmon's exit file; nil while the file is missing,
     /// empty or being written.
     private func readExitCode() -> Int32? {
         guard let data = FileManager.default.contents(atPath: exitFile), data.count <= 16 else { return nil }
@@ -210,7 +211,7 @@ private final class DirectoryWatch: Sendable {
         closeDescriptor(descriptor)
     }
 
-    /// The names of the files in the events read so far, without blocking.
+    /// Reads the pending events without blocking and returns the names of their files.
     func readNames() -> [String] {
         var names: [String] = []
         let bufferSize = 4096

@@ -24,7 +24,7 @@ struct ConmonArgumentTests {
     }
 
     @Test(
-        "arguments of another process are refused",
+        "arguments of another process are rejected",
         arguments: [
             ["/usr/bin/conmon", "-c", String(repeating: "cd", count: 32), "--exit-dir", "/run/libpod/exits"],
             ["/usr/bin/sleep", "-c", ConmonArgumentTests.containerID, "--exit-dir", "/run/libpod/exits"],
@@ -33,7 +33,7 @@ struct ConmonArgumentTests {
             ["/usr/bin/conmon", "--exit-dir", "/run/libpod/exits", "-c"],
             [],
         ])
-    func refused(arguments: [String]) {
+    func rejected(arguments: [String]) {
         #expect(ConmonExitWatch.conmonExitDirectory(arguments: arguments, containerID: Self.containerID) == nil)
     }
 }
