@@ -8,16 +8,16 @@ import Foundation
 extension Daemon {
     /// Claims jobs while the global and per-queue limits allow.
     func claimWhileCapacity() async {
+        isClaiming = true
+        defer { isClaiming = false }
         var candidates = claimCandidates()
         while runners.count < configuration.concurrency, !candidates.isEmpty {
             queueRotation = (queueRotation + 1) % candidates.count
-            let candidate = candidates[queueRotation]
+            let request = claimRequest(for: candidates[queueRotation])
             let claimed: ClaimedJob?
             do {
-                claimed = try await database.run { [workerID, configuration, listed = Array(configuration.queues.keys)] store in
-                    try store.claim(
-                        queue: candidate, excludingQueues: candidate == nil ? listed : [], worker: workerID,
-                        leaseDuration: configuration.leaseDuration, now: Clock.nowMilliseconds())
+                claimed = try await database.run { store in
+                    try store.claim(request, now: Clock.nowMilliseconds())
                 }
             } catch {
                 reportError("claim", error)
@@ -35,12 +35,18 @@ extension Daemon {
 
     /// Queues with free capacity: listed queue names, and nil for every queue
     /// that is not listed, which shares `defaultQueue`'s limit.
-    func claimCandidates() -> [String?] {
+    ///
+    /// A finishing runner's pending hand-over counts against the queue it claims
+    /// from, and the runner itself against its own queue until it ends. With
+    /// `freeing`, that runner's job does not count, because the caller plans
+    /// the claim that takes its slot.
+    func claimCandidates(freeing freed: AttemptRunner? = nil) -> [String?] {
         var running: [String: Int] = [:]
         var unlistedRunning = 0
-        for runner in runners.values {
-            if configuration.queues[runner.job.queue] != nil {
-                running[runner.job.queue, default: 0] += 1
+        let runningQueues = runners.values.filter { $0 !== freed }.map { Optional($0.job.queue) }
+        for queue in runningQueues + handOvers.values.map(\.queue) {
+            if let queue, configuration.queues[queue] != nil {
+                running[queue, default: 0] += 1
             } else {
                 unlistedRunning += 1
             }
@@ -94,6 +100,11 @@ extension Daemon {
         }
         if case .finished = end {
             pendingContainerRemovals += 1
+        }
+        // The job claimed together with this attempt's result takes the slot
+        // that the runner frees. It may be the same job, retried at once.
+        if let handedOver = handOvers.removeValue(forKey: runner.lease)?.job {
+            startHandedOver(handedOver)
         }
         statusChanged()
         wake.signal()

@@ -31,6 +31,12 @@ public actor Daemon {
     var runners: [Int64: AttemptRunner] = [:]
     /// Containers of finished attempts still being removed; the daemon exits only when none is left.
     var pendingContainerRemovals = 0
+    /// Claims that finishing runners make in the transaction of their result,
+    /// by the lease of the runner whose slot the claimed job takes.
+    var handOvers: [Lease: HandOver] = [:]
+    /// Whether `claimWhileCapacity` runs, so that finishing runners get no
+    /// claim request while its claims are in flight.
+    var isClaiming = false
     var shutdown: ShutdownLifecycle
     var engineHealthy = true
     var nextHeartbeat = ContinuousClock.now
@@ -79,7 +85,10 @@ public actor Daemon {
             reportEngineFailure: { [weak self] error in
                 Task { await self?.engineFailed(error) }
             },
-            metrics: metrics)
+            metrics: metrics,
+            claimHandOver: ClaimHandOver(
+                request: { [weak self] lease in await self?.requestHandOver(for: lease) },
+                accept: { [weak self] lease, job in await self?.acceptHandOver(job, from: lease) }))
     }
 
     // MARK: Main loop

@@ -8,47 +8,75 @@ extension JobStore {
     /// Claims the next ready job of `queue` for `worker`, ordered by priority
     /// (highest first), run-at time and id. With `queue` nil, any queue except
     /// those in `excludingQueues` is eligible.
-    ///
-    /// One `UPDATE … RETURNING` inside `BEGIN IMMEDIATE` moves the job to
-    /// `running`, sets the lease and increments the attempt; the attempt row is
-    /// inserted in the same transaction.
     public func claim(
         queue: String?, excludingQueues: [String] = [], worker: String, leaseDuration: TimeSpan, now: Int64
     ) throws -> ClaimedJob? {
+        try claim(
+            ClaimRequest(queue: queue, excludingQueues: excludingQueues, worker: worker, leaseDuration: leaseDuration),
+            now: now)
+    }
+
+    /// Claims the next ready job that `request` selects, in its own write transaction.
+    public func claim(_ request: ClaimRequest, now: Int64) throws -> ClaimedJob? {
+        try connection.writeTransaction {
+            try claimInTransaction(request, now: now)
+        }
+    }
+
+    /// Ends the attempt of `lease` as `finishAttempt` does, then claims the
+    /// next ready job that `next` selects, in one write transaction, so a
+    /// worker that finishes one job and takes the next pays for one commit.
+    ///
+    /// Returns nil when no job is ready, and the attempt is finished all the
+    /// same. Throws `StoreError.leaseLost` when `lease` is no longer the
+    /// worker's, and then nothing is written and nothing is claimed. Any other
+    /// error, such as a claimed job's stored spec that cannot be read, also
+    /// rolls back the finish.
+    public func finishAttemptAndClaim(
+        _ lease: Lease, result: AttemptResult, decision: RetryDecision, next: ClaimRequest, now: Int64
+    ) throws -> ClaimedJob? {
+        try connection.writeTransaction {
+            try finishAttemptInTransaction(lease, result: result, decision: decision, now: now, requireLiveLease: true)
+            return try claimInTransaction(next, now: now)
+        }
+    }
+
+    /// Claims inside the caller's write transaction. One `UPDATE … RETURNING`
+    /// moves the job to `running`, sets the lease and increments the attempt,
+    /// and the attempt row is inserted next to it.
+    private func claimInTransaction(_ request: ClaimRequest, now: Int64) throws -> ClaimedJob? {
         let claim: String
-        if queue != nil {
+        if request.queue != nil {
             claim = Self.claimOfNamedQueue
-        } else if excludingQueues.isEmpty {
+        } else if request.excludingQueues.isEmpty {
             claim = Self.claimOfAnyQueue
         } else {
-            let placeholders = excludingQueues.indices.map { "?\($0 + 4)" }.joined(separator: ", ")
+            let placeholders = request.excludingQueues.indices.map { "?\($0 + 4)" }.joined(separator: ", ")
             claim = Self.claimStatement(index: "jobs_ready", queueCondition: "AND queue NOT IN (\(placeholders))")
         }
-        let expiresAt = now + leaseDuration.milliseconds
-        var values: [SQLiteValue] = [.text(worker), .integer(expiresAt), .integer(now)]
-        if let queue {
+        let expiresAt = now + request.leaseDuration.milliseconds
+        var values: [SQLiteValue] = [.text(request.worker), .integer(expiresAt), .integer(now)]
+        if let queue = request.queue {
             values.append(.text(queue))
         } else {
-            values += excludingQueues.map { .text($0) }
+            values += request.excludingQueues.map { .text($0) }
         }
 
-        return try connection.writeTransaction {
-            let claimed = try connection.queryFirst(claim, values) { row in
-                (id: row.int64(0), attempt: row.int(1), queue: row.text(2), spec: row.text(3),
-                 attemptsUsed: row.int(4), resumeFrom: row.optionalInt64(5), inputAnswer: row.optionalText(6))
-            }
-            guard let claimed else { return nil }
-
-            try connection.execute(
-                "INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, resumed_from) VALUES (?, ?, ?, ?, ?)",
-                [.integer(claimed.id), .integer(Int64(claimed.attempt)), .text(worker), .integer(now), SQLiteValue(claimed.resumeFrom)])
-
-            let spec = try JobSpec.decodeStored(claimed.spec, jobID: claimed.id)
-            return ClaimedJob(
-                lease: Lease(jobID: claimed.id, attempt: claimed.attempt, owner: worker),
-                queue: claimed.queue, spec: spec, attemptsUsed: claimed.attemptsUsed,
-                leaseExpiresAt: expiresAt, resumeFrom: claimed.resumeFrom, inputAnswer: claimed.inputAnswer)
+        let claimed = try connection.queryFirst(claim, values) { row in
+            (id: row.int64(0), attempt: row.int(1), queue: row.text(2), spec: row.text(3),
+             attemptsUsed: row.int(4), resumeFrom: row.optionalInt64(5), inputAnswer: row.optionalText(6))
         }
+        guard let claimed else { return nil }
+
+        try connection.execute(
+            "INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, resumed_from) VALUES (?, ?, ?, ?, ?)",
+            [.integer(claimed.id), .integer(Int64(claimed.attempt)), .text(request.worker), .integer(now), SQLiteValue(claimed.resumeFrom)])
+
+        let spec = try JobSpec.decodeStored(claimed.spec, jobID: claimed.id)
+        return ClaimedJob(
+            lease: Lease(jobID: claimed.id, attempt: claimed.attempt, owner: request.worker),
+            queue: claimed.queue, spec: spec, attemptsUsed: claimed.attemptsUsed,
+            leaseExpiresAt: expiresAt, resumeFrom: claimed.resumeFrom, inputAnswer: claimed.inputAnswer)
     }
 
     /// The claim of the next ready job of one queue, which `jobs_claimable` returns in order.

@@ -62,6 +62,25 @@ public struct AttemptRecord: Sendable, Equatable {
     public var droppedLines: Int64
 }
 
+/// The selection of a worker's next job: the queues it claims from and the
+/// lease it takes.
+public struct ClaimRequest: Sendable, Equatable {
+    /// The one queue to claim from, or nil for any queue except `excludingQueues`.
+    public var queue: String?
+    /// Queues left out when `queue` is nil. Ignored when `queue` is set.
+    public var excludingQueues: [String]
+    /// The worker id that becomes the lease owner.
+    public var worker: String
+    public var leaseDuration: TimeSpan
+
+    public init(queue: String? = nil, excludingQueues: [String] = [], worker: String, leaseDuration: TimeSpan) {
+        self.queue = queue
+        self.excludingQueues = excludingQueues
+        self.worker = worker
+        self.leaseDuration = leaseDuration
+    }
+}
+
 /// A job a worker has just claimed.
 public struct ClaimedJob: Sendable {
     public var lease: Lease

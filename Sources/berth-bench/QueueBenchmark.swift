@@ -6,8 +6,22 @@ import Synchronization
 /// The queue core: jobs claimed and finished through the store's own claim
 /// and finish path with a job that does nothing, by one and by several loops,
 /// against the `sqlite3` shell running the same statements.
+///
+/// Each loop takes the daemon's path: the first claim alone, then the finish
+/// of each attempt together with the next claim in one write transaction.
+/// The old path of one transaction for the claim and one for the finish is
+/// measured beside it, because the daemon still takes it when it has no slot
+/// to fill as an attempt ends.
 enum QueueBenchmark {
     static let loopCounts = [1, 2, 4]
+
+    /// The store calls that a loop makes to move from one job to the next.
+    enum Path {
+        /// The finish and the next claim in one transaction, as the daemon does.
+        case finishAndClaim
+        /// The claim and the finish in a transaction each.
+        case separate
+    }
 
     static func run(_ bench: Bench) throws {
         let jobs = bench.quick ? 1_000 : 10_000
@@ -16,7 +30,8 @@ enum QueueBenchmark {
         bench.printHeader(
             "queue: claim and finish through JobStore, no container",
             settings: "\(jobs) ready jobs, one store connection per loop, loops \(loopCounts.map(String.init).joined(separator: "/")), "
-                + "claims of any queue as a daemon with no listed queues makes them, synchronous normal, repetitions \(repetitions)")
+                + "claims of any queue as a daemon with no listed queues makes them, each finish and the next claim in one transaction, "
+            + "synchronous normal, repetitions \(repetitions)")
 
         let schema = try bench.dumpedSchema()
         let spec = JobSpec(image: bench.image, command: ["true"])
@@ -30,9 +45,13 @@ enum QueueBenchmark {
         }
         var named = Comparison(
             figure: "queue.named", unit: "jobs/s", product: "berth, 1 loop, claims naming the queue", reference: "berth, 1 loop")
+        var separate = Comparison(
+            figure: "queue.separate", unit: "jobs/s", product: "berth, 1 loop, claim and finish in separate transactions",
+            reference: "berth, 1 loop")
         // CPU time is reported beside the rate, because on a loaded host the
         // rate mostly shows how much of a core the loop was given.
         var cpuPerJob = Samples()
+        var separateCPUPerJob = Samples()
         for _ in 1...repetitions {
             let database = directory + "/berth.db"
             var rates: [Int: Double] = [:]
@@ -54,6 +73,16 @@ enum QueueBenchmark {
             try fill(database: database, spec: spec, jobs: jobs)
             let namedSeconds = try claimAndFinish(database: database, loops: 1, queue: spec.queue)
 
+            try bench.createDatabase(database)
+            try fill(database: database, spec: spec, jobs: jobs)
+            let separateCPUBefore = Machine.cpuSeconds(pid: getpid()) ?? 0
+            let separateSeconds = try claimAndFinish(database: database, loops: 1, path: .separate)
+            let separateCPU = (Machine.cpuSeconds(pid: getpid()) ?? 0) - separateCPUBefore
+            separateCPUPerJob.append(separateCPU / Double(jobs) * 1e6)
+            print("  1 loop, separate transactions: \(format(separateCPU / Double(jobs) * 1e6)) µs of CPU per job, user and system")
+            let separateFinished = try bench.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", database: database)
+            guard separateFinished == jobs else { throw BenchError("\(separateFinished) of \(jobs) jobs finished in separate transactions") }
+
             let reference = directory + "/reference.db"
             try bench.createReferenceDatabase(reference, schema: schema)
             try bench.runScript(fillScript(spec: spec, jobs: jobs), database: reference)
@@ -66,6 +95,7 @@ enum QueueBenchmark {
                 several[index].record(product: rates[loopCounts[index + 1]]!, reference: rates[1]!)
             }
             named.record(product: Double(jobs) / namedSeconds, reference: rates[1]!)
+            separate.record(product: Double(jobs) / separateSeconds, reference: rates[1]!)
             bench.removeDatabase(database)
             bench.removeDatabase(reference)
         }
@@ -76,6 +106,9 @@ enum QueueBenchmark {
             comparison.report(target: "none; shows what more loops add or cost", met: nil)
         }
         named.report(target: "none; a daemon claims this way for queues listed in its configuration", met: nil)
+        separate.report(
+            target: "none; the path before the finish and the next claim shared a transaction", met: nil,
+            extra: "CPU median \(format(separateCPUPerJob.median)) µs per job")
         bench.printFooter()
     }
 
@@ -93,7 +126,7 @@ enum QueueBenchmark {
 
     /// Runs `loops` threads, each with its own connection, that claim and
     /// finish jobs until none is left; returns the wall time in seconds.
-    static func claimAndFinish(database: String, loops: Int, queue: String? = nil) throws -> Double {
+    static func claimAndFinish(database: String, loops: Int, queue: String? = nil, path: Path = .finishAndClaim) throws -> Double {
         let failure = Mutex<String?>(nil)
         let group = DispatchGroup()
         let start = ContinuousClock.now
@@ -102,7 +135,7 @@ enum QueueBenchmark {
             let thread = Thread {
                 defer { group.leave() }
                 do {
-                    try claimUntilEmpty(database: database, worker: "bench-loop-\(loop)", queue: queue)
+                    try claimUntilEmpty(database: database, worker: "bench-loop-\(loop)", queue: queue, path: path)
                 } catch {
                     failure.withLock { $0 = "loop \(loop): \(error)" }
                 }
@@ -118,11 +151,20 @@ enum QueueBenchmark {
     }
 
     /// One worker loop: what the daemon does around a job, without the container.
-    static func claimUntilEmpty(database: String, worker: String, queue: String?) throws {
+    static func claimUntilEmpty(database: String, worker: String, queue: String?, path: Path) throws {
         let store = try JobStore(options: DatabaseOptions(path: database))
+        let request = ClaimRequest(queue: queue, worker: worker, leaseDuration: .seconds(60))
         let result = AttemptResult(outcome: .succeeded, exitCode: 0)
-        while let job = try store.claim(queue: queue, worker: worker, leaseDuration: .seconds(60), now: Clock.nowMilliseconds()) {
-            try store.finishAttempt(job.lease, result: result, decision: .succeed, now: Clock.nowMilliseconds())
+        var next = try store.claim(request, now: Clock.nowMilliseconds())
+        while let job = next {
+            switch path {
+            case .finishAndClaim:
+                next = try store.finishAttemptAndClaim(
+                    job.lease, result: result, decision: .succeed, next: request, now: Clock.nowMilliseconds())
+            case .separate:
+                try store.finishAttempt(job.lease, result: result, decision: .succeed, now: Clock.nowMilliseconds())
+                next = try store.claim(request, now: Clock.nowMilliseconds())
+            }
         }
     }
 
@@ -137,17 +179,17 @@ enum QueueBenchmark {
             """
     }
 
-    /// The statements of `JobStore.claim` and `JobStore.finishAttempt`, one
-    /// transaction each per job, as the shell can run them: the shell cannot
-    /// carry a returned id into the next statement, so the later statements
-    /// find the running job by its lease owner.
+    /// The statements of `JobStore.claim` and `JobStore.finishAttemptAndClaim`
+    /// in the daemon's transactions: the first claim alone, then one
+    /// transaction per job that finishes it and claims the next. The shell
+    /// cannot carry a returned id into the next statement, so the later
+    /// statements find the running job by its lease owner.
     static func referenceScript(jobs: Int) -> String {
         // The script is written before the jobs are, so its clock runs a day
         // ahead: every job submitted during the run is ready by then.
         let now = Clock.nowMilliseconds() + 86_400_000
         let lease = now + 60_000
-        let job = """
-            BEGIN IMMEDIATE;
+        let claim = """
             UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = 'shell', lease_expires_at = \(lease),
                 cancel_requested = 0, updated_at = \(now)
             WHERE id = (SELECT id FROM jobs INDEXED BY jobs_ready WHERE state IN ('queued', 'failed') AND run_at <= \(now)
@@ -155,17 +197,19 @@ enum QueueBenchmark {
             RETURNING id, attempt, queue, spec, attempts_used, resume_from, input_answer;
             INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, resumed_from)
             SELECT id, attempt, 'shell', \(now), resume_from FROM jobs WHERE state = 'running' AND lease_owner = 'shell';
-            COMMIT;
-            BEGIN IMMEDIATE;
+
+            """
+        let finish = """
             UPDATE attempts SET finished_at = \(now), exit_code = 0, outcome = 'succeeded', message = NULL
             WHERE (job_id, attempt) = (SELECT id, attempt FROM jobs WHERE state = 'running' AND lease_owner = 'shell');
             UPDATE jobs SET state = 'succeeded', run_at = COALESCE(NULL, run_at), attempts_used = attempts_used + 1,
                 finished_at = \(now), last_error = COALESCE(NULL, last_error), updated_at = \(now),
                 lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
             WHERE state = 'running' AND lease_owner = 'shell';
-            COMMIT;
 
             """
-        return "PRAGMA synchronous = NORMAL;\nPRAGMA foreign_keys = ON;\n" + String(repeating: job, count: jobs)
+        let firstClaim = "BEGIN IMMEDIATE;\n" + claim + "COMMIT;\n"
+        let finishAndClaim = "BEGIN IMMEDIATE;\n" + finish + claim + "COMMIT;\n"
+        return "PRAGMA synchronous = NORMAL;\nPRAGMA foreign_keys = ON;\n" + firstClaim + String(repeating: finishAndClaim, count: jobs)
     }
 }

@@ -43,6 +43,29 @@ extension PodmanScenarios {
             #expect(maximum == 2, "at most 2 jobs at once, and the queue of 4 fills both slots")
         }
 
+        /// A finishing attempt claims the next job in the transaction that
+        /// records its result, so the claim has the finish's time exactly.
+        @Test func nextJobClaimedWithResult() async throws {
+            let sandbox = try DaemonSandbox()
+            try sandbox.startDaemon(overrides: ["concurrency": 1])
+            var ids: [Int64] = []
+            for _ in 0..<3 {
+                ids.append(try await sandbox.submit(["sleep", "0.5"]))
+            }
+
+            let waited = try await sandbox.berth(["wait", "--timeout", "60s"] + ids.map(String.init))
+            #expect(waited.status == 0, "\(waited)")
+
+            let attempts = try ids.map { try #require(try sandbox.attempts($0).first) }.sorted { $0.claimedAt < $1.claimedAt }
+            #expect(attempts.map(\.jobID) == ids)
+            for attempt in attempts {
+                #expect(attempt.outcome == .succeeded)
+            }
+            for (earlier, later) in zip(attempts, attempts.dropFirst()) {
+                #expect(later.claimedAt == earlier.finishedAt, "job \(later.jobID) claimed apart from the result of job \(earlier.jobID)")
+            }
+        }
+
         @Test func workspaceQuotaStopsTheJob() async throws {
             let sandbox = try DaemonSandbox()
             try sandbox.startDaemon()

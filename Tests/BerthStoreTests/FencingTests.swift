@@ -4,7 +4,7 @@ import Testing
 
 /// A write that a worker makes under its lease.
 enum FencedWrite: String, CaseIterable, Sendable {
-    case renewLease, recordContainer, recordStart, recordStopIntent, finishAttempt
+    case renewLease, recordContainer, recordStart, recordStopIntent, finishAttempt, finishAttemptAndClaim
 
     func perform(on store: JobStore, lease: Lease, now: Int64) throws {
         switch self {
@@ -18,6 +18,10 @@ enum FencedWrite: String, CaseIterable, Sendable {
             try store.recordStopIntent(lease, intent: "timeout", now: now)
         case .finishAttempt:
             try store.finishAttempt(lease, result: AttemptResult(outcome: .succeeded, exitCode: 0), decision: .succeed, now: now)
+        case .finishAttemptAndClaim:
+            _ = try store.finishAttemptAndClaim(
+                lease, result: AttemptResult(outcome: .succeeded, exitCode: 0), decision: .succeed,
+                next: ClaimRequest(worker: lease.owner, leaseDuration: .minutes(1)), now: now)
         }
     }
 }

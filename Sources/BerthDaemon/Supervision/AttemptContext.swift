@@ -18,6 +18,29 @@ struct AttemptContext: Sendable {
     let reportEngineFailure: @Sendable (ContainerEngineError) -> Void
     /// Counters for the metrics file; a fresh, unwritten set unless the daemon passes its own.
     var metrics = DaemonMetrics()
+    /// The daemon's side of claiming the next job in the transaction that records a result.
+    var claimHandOver = ClaimHandOver.none
+}
+
+/// The daemon's side of claiming its next job in the write transaction that
+/// records an attempt's result, so that moving from one job to the next
+/// costs one commit instead of two.
+///
+/// The runner requests the claim just before it records the result, and
+/// hands the claimed job back right after. Asking the daemon actor at that
+/// moment, rather than giving the runner a snapshot when it starts, lets the
+/// request follow the daemon's state: the free capacity of each queue, a drain
+/// or shutdown that began meanwhile, and the engine's health.
+struct ClaimHandOver: Sendable {
+    /// Returns the claim for the slot that the attempt of a lease frees when its
+    /// runner ends, or nil when the daemon claims nothing for that slot.
+    let request: @Sendable (Lease) async -> ClaimRequest?
+    /// Passes the job claimed together with the result of a lease's attempt to
+    /// the daemon, which starts it in that runner's slot.
+    let accept: @Sendable (Lease, ClaimedJob) async -> Void
+
+    /// A hand-over that never claims, for runners outside a daemon.
+    static let none = ClaimHandOver(request: { _ in nil }, accept: { _, _ in })
 }
 
 /// Labels berth puts on every container it creates, so it can find its own

@@ -85,17 +85,30 @@ extension AttemptRunner {
             decision = .bury(reason: "the adapter reports that this failure does not go away on a retry")
         }
 
+        // When the daemon has a slot for it, its next job is claimed in the
+        // transaction that records this result. A job that waits for input
+        // leaves the claim to the daemon's claim loop.
+        var nextClaim = pendingInput == nil ? await context.claimHandOver.request(lease) : nil
+
         // A full disk or a long lock by another process passes, so the write is
         // retried for a while. After that the lease expires and a rescue takes the job.
         var delay = Duration.milliseconds(500)
         for remainingTries in (0..<6).reversed() {
             do {
-                try await context.database.run { [lease, decision] store in
+                let claimed = try await context.database.run { [lease, decision, nextClaim] store -> ClaimedJob? in
+                    let now = Clock.nowMilliseconds()
                     if let pendingInput {
-                        try store.pauseForInput(lease, result: result, pendingInput: pendingInput, now: Clock.nowMilliseconds())
-                    } else {
-                        try store.finishAttempt(lease, result: result, decision: decision, now: Clock.nowMilliseconds())
+                        try store.pauseForInput(lease, result: result, pendingInput: pendingInput, now: now)
+                        return nil
                     }
+                    if let nextClaim {
+                        return try store.finishAttemptAndClaim(lease, result: result, decision: decision, next: nextClaim, now: now)
+                    }
+                    try store.finishAttempt(lease, result: result, decision: decision, now: now)
+                    return nil
+                }
+                if let claimed {
+                    await context.claimHandOver.accept(lease, claimed)
                 }
                 break
             } catch StoreError.leaseLost {
@@ -105,6 +118,10 @@ extension AttemptRunner {
                 return .leaseLost
             } catch {
                 logger.error("could not record the result", [(.error, "\(error)")])
+                // Retries record the result without the claim, so that a claim
+                // that fails, such as on a job whose stored spec cannot be read,
+                // cannot keep the result from being stored.
+                nextClaim = nil
                 if remainingTries == 0 {
                     if let id { try? await context.engine.remove(id) }
                     removeAttemptDirectory()
