@@ -33,6 +33,9 @@ import Testing
     /// after `seconds`. The commit is written to its standard input then, so
     /// the lock does not depend on how the shell runs a command of its own.
     private func holdWriteLock(seconds: Double) async throws -> Process {
+        // Opened first, because opening writes too and would fail once sqlite3 has the lock.
+        let probe = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: TimeSpan(milliseconds: 100)))
+
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         shell.arguments = [databasePath]
@@ -44,7 +47,6 @@ import Testing
         commands.write(Data("BEGIN IMMEDIATE;\n".utf8))
 
         // The lock is taken once a write of ours fails to get it.
-        let probe = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: TimeSpan(milliseconds: 100)))
         let deadline = ContinuousClock.now + .seconds(10)
         var locked = false
         while !locked, ContinuousClock.now < deadline {
