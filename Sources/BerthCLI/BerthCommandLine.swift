@@ -8,7 +8,11 @@ public enum BerthCommandLine {
     public enum ExitStatus {
         public static let success: Int32 = 0
         public static let failure: Int32 = 1
+        /// EX_USAGE: a command line or an input file that cannot be used as given.
         public static let usage: Int32 = 64
+        /// EX_TEMPFAIL: `berth wait --timeout` gave up while jobs were still
+        /// unfinished and none had failed, so waiting again may still succeed.
+        public static let timedOut: Int32 = 75
     }
 
     public static let version = "0.1.0"
@@ -94,6 +98,9 @@ public enum BerthCommandLine {
             return ExitStatus.failure
         } catch let exit as ExitWithStatus {
             return exit.status
+        } catch let failure as CommandFailure {
+            context.printError("berth \(command.name): \(failure)")
+            return failure.status
         } catch {
             context.printError("berth \(command.name): \(error)")
             return ExitStatus.failure
@@ -158,7 +165,8 @@ public enum BerthCommandLine {
 
             Every command accepts --help. Commands that print records accept --json for
             scripts (one JSON object per line for lists). Exit status: 0 on success,
-            1 on a failure such as an unknown job id, 64 on a usage error.
+            1 on a failure such as an unknown job id, 64 on a usage error or an invalid
+            job spec, 75 when `berth wait --timeout` gives up on unfinished jobs.
             The database is --db PATH, else $BERTH_DB, else /var/lib/berth/berth.db for
             root or ~/.local/state/berth/berth.db (under $XDG_STATE_HOME when set).
             """

@@ -40,12 +40,15 @@ extension Command {
     }
 }
 
-/// A failure to report on standard error with exit status 1.
+/// A failure to report on standard error, with exit status 1 unless the
+/// command gives a more specific one, such as `berth wait`'s timeout.
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
+    let status: Int32
 
-    init(_ description: String) {
+    init(_ description: String, status: Int32 = BerthCommandLine.ExitStatus.failure) {
         self.description = description
+        self.status = status
     }
 }
 

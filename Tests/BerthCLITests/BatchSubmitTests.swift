@@ -23,7 +23,7 @@ struct BatchSubmitTests {
         let result = try sandbox.run(["submit", "--file", path])
         let errorLines = result.standardError.split(separator: "\n").map(String.init)
 
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.standardOutput == "")
         #expect(errorLines.count == 5)
         #expect(errorLines.first { $0.hasPrefix("\(path):2: ") }?.contains("command") == true)
@@ -34,6 +34,31 @@ struct BatchSubmitTests {
         #expect(try sandbox.listJobs().isEmpty)
     }
 
+    @Test("invalid spec exits 64 from --spec and --file")
+    func invalidSpecSameStatus() throws {
+        let sandbox = try Sandbox()
+        let earlierJob = try sandbox.submit()
+        let invalid = Self.specLine("bad", extra: ",\"limits\":{\"memory\":\"2x\"}")
+        let path = try sandbox.write(Self.specLine("ok") + "\n" + invalid + "\n", to: "invalid.jsonl")
+
+        let fromSpec = try sandbox.run(["submit", "--spec", invalid])
+        let fromFile = try sandbox.run(["submit", "--file", path])
+        let fromStandardInput = try sandbox.run(["submit", "--file", "-"], input: invalid + "\n")
+        let fileLine = fromFile.standardError.split(separator: "\n").first.map(String.init) ?? ""
+
+        #expect(fromSpec.status == 64)
+        #expect(fromFile.status == 64)
+        #expect(fromStandardInput.status == 64)
+        #expect(fromSpec.standardError.contains("limits.memory"))
+        #expect(fromSpec.standardError.contains("\"2x\""))
+        #expect(fileLine.hasPrefix("\(path):2: "))
+        #expect(fileLine.contains("limits.memory"))
+        #expect(fileLine.contains("\"2x\""))
+        #expect(fileLine.contains("such as 512m"))
+        #expect(fromStandardInput.standardError.hasPrefix("stdin:1: "))
+        #expect(try sandbox.listJobs().map(\.id) == [earlierJob])
+    }
+
     @Test("many bad lines cut at 100")
     func manyBadLines() throws {
         let sandbox = try Sandbox()
@@ -42,7 +67,7 @@ struct BatchSubmitTests {
         let result = try sandbox.run(["submit", "--file", path])
         let errorLines = result.standardError.split(separator: "\n").map(String.init)
 
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(errorLines.count == 102)
         #expect(errorLines[99].hasPrefix("\(path):100: "))
         #expect(errorLines[100] == "… and 50 more invalid lines")
@@ -80,7 +105,7 @@ struct BatchSubmitTests {
         let path = try sandbox.write("\n  \n", to: "empty.jsonl")
         let result = try sandbox.run(["submit", "--file", path])
 
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.standardError.contains("no job specs"))
     }
 
@@ -100,7 +125,7 @@ struct BatchSubmitTests {
         let sandbox = try Sandbox()
         let result = try sandbox.run(["submit", "--file", "-"], input: Self.specLine("ok") + "\n{}\n")
 
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.standardError.hasPrefix("stdin:2: "))
         #expect(try sandbox.listJobs().isEmpty)
     }

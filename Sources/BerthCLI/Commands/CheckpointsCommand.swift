@@ -10,9 +10,10 @@ struct CheckpointsCommand: Command {
     let usage = "[--json] ID"
     let details = """
         STATUS is valid (a resume may start from it), invalid (stored, but its
-        content did not pass the adapter's check, such as JSON cut short),
-        superseded (valid, but an operator resumed from an earlier one), or
-        refused (not copied; DETAIL says why). The checkpoint marked with * is
+        content did not pass the adapter's check, such as JSON cut short; DETAIL
+        names the check, because the exact problem is not stored), superseded
+        (valid, but an operator resumed from an earlier one), or refused (not
+        copied; DETAIL says why). The checkpoint marked with * is
         the one the next attempt resumes from, unless an operator chooses
         another with `berth resume --from`.
         """
@@ -48,10 +49,18 @@ struct CheckpointsCommand: Command {
                 Format.time(checkpoint.capturedAt), Format.truncate(Format.printable(checkpoint.name), to: 60),
                 checkpoint.size.map { "\($0)" } ?? "-", checkpoint.sha256.map { String($0.prefix(12)) } ?? "-",
                 Self.status(checkpoint),
-                Format.truncate(Format.printable(checkpoint.refusedReason ?? ResumePoints.summary(of: checkpoint) ?? ""), to: 100),
+                Format.truncate(Format.printable(Self.detail(checkpoint, of: job)), to: 100),
             ])
         }
         context.print(table.render())
+    }
+
+    /// Returns the DETAIL column: why capture refused the file, the check an
+    /// invalid file failed, or the adapter's summary of a valid one.
+    static func detail(_ checkpoint: CheckpointRecord, of job: JobRecord) -> String {
+        if let reason = checkpoint.refusedReason { return reason }
+        if !checkpoint.valid { return "content check failed: " + ResumePoints.contentRequirement(spec: job.spec, jobID: job.id) }
+        return ResumePoints.summary(of: checkpoint) ?? ""
     }
 
     static func status(_ checkpoint: CheckpointRecord) -> String {

@@ -24,17 +24,12 @@ struct EventsCommand: Command {
     func run(_ arguments: ParsedArguments, context: CommandContext) throws {
         let ids = try jobIDs(arguments.positionals, command: name)
         guard ids.count == 1 else { throw UsageError("give exactly one job id", command: name) }
-        let attempt = try arguments.value("attempt").map { text in
-            guard let number = Int(text), number > 0 else {
-                throw UsageError("--attempt \(text): expected a positive integer", command: name)
-            }
-            return number
-        }
+        let attempt = try attemptOption(arguments, command: name)
         let json = arguments.has("json")
         let store = try context.store()
         _ = try store.requireJob(id: ids[0])
 
-        try followStream(store: store, jobID: ids[0], follow: arguments.has("follow"), context: context) { position in
+        try followStream(store: store, jobID: ids[0], attempt: attempt, follow: arguments.has("follow"), context: context) { position in
             let events = try store.events(jobID: ids[0], attempt: attempt, after: position)
             for event in events {
                 context.print(json ? Self.jsonLine(event) : Self.textLine(event))
@@ -68,16 +63,11 @@ struct LogsCommand: Command {
     func run(_ arguments: ParsedArguments, context: CommandContext) throws {
         let ids = try jobIDs(arguments.positionals, command: name)
         guard ids.count == 1 else { throw UsageError("give exactly one job id", command: name) }
-        let attempt = try arguments.value("attempt").map { text in
-            guard let number = Int(text), number > 0 else {
-                throw UsageError("--attempt \(text): expected a positive integer", command: name)
-            }
-            return number
-        }
+        let attempt = try attemptOption(arguments, command: name)
         let store = try context.store()
         _ = try store.requireJob(id: ids[0])
 
-        try followStream(store: store, jobID: ids[0], follow: arguments.has("follow"), context: context) { position in
+        try followStream(store: store, jobID: ids[0], attempt: attempt, follow: arguments.has("follow"), context: context) { position in
             let lines = try store.logs(jobID: ids[0], attempt: attempt, after: position)
             for line in lines {
                 context.print(Format.printable(line.line, keepingTabs: true))
@@ -87,12 +77,34 @@ struct LogsCommand: Command {
     }
 }
 
+/// Parses `--attempt N`, or returns nil when it is absent.
+private func attemptOption(_ arguments: ParsedArguments, command: String) throws -> Int? {
+    try arguments.value("attempt").map { text in
+        guard let number = Int(text), number > 0 else {
+            throw UsageError("--attempt \(text): expected a positive integer", command: command)
+        }
+        return number
+    }
+}
+
 /// Prints batches from `fetch` until none is left, and with `follow` until the
 /// job is finished, polling cheaply for commits by other processes.
+///
+/// With `attempt`, fails when the job does not have that attempt, so that a
+/// mistyped number is noticed instead of printing nothing. While following an
+/// unfinished job, a later attempt may still start, so the check waits until
+/// the job is finished.
 private func followStream(
-    store: JobStore, jobID: Int64, follow: Bool, context: CommandContext,
+    store: JobStore, jobID: Int64, attempt: Int?, follow: Bool, context: CommandContext,
     fetch: ((attempt: Int, sequence: Int64)?) throws -> (Int, Int64)?
 ) throws {
+    if let attempt {
+        let finished = try store.requireJob(id: jobID).state.isFinished
+        if !follow || finished {
+            try requireAttempt(attempt, jobID: jobID, store: store)
+        }
+    }
+
     var position: (attempt: Int, sequence: Int64)? = nil
     while true {
         let version = try store.dataVersion()
@@ -106,12 +118,35 @@ private func followStream(
         if job.state.isFinished {
             // One more read: lines stored in the same commit as the finish.
             while let last = try fetch(position) { position = last }
+            context.standardOutput.flush()
+            if let attempt {
+                try requireAttempt(attempt, jobID: jobID, store: store)
+            }
             return
         }
         while try store.dataVersion() == version {
             usleep(50_000)
         }
     }
+}
+
+/// Throws a failure that names the attempts the job has when it has no attempt `attempt`.
+private func requireAttempt(_ attempt: Int, jobID: Int64, store: JobStore) throws {
+    let numbers = try store.attempts(jobID: jobID).map(\.attempt)
+    guard !numbers.contains(attempt) else { return }
+
+    let existing: String
+    switch numbers.count {
+    case 0:
+        existing = "it has not started yet, so it has no attempts"
+    case 1:
+        existing = "its only attempt is \(numbers[0])"
+    case _ where numbers == Array(numbers[0]...numbers[numbers.count - 1]):
+        existing = "its attempts are \(numbers[0]) to \(numbers[numbers.count - 1])"
+    default:
+        existing = "its attempts are " + numbers.map(String.init).joined(separator: ", ")
+    }
+    throw CommandFailure("job \(jobID) has no attempt \(attempt); \(existing). `berth show \(jobID)` lists them")
 }
 
 /// `text` as a JSON string literal, quoted and escaped.

@@ -16,6 +16,9 @@ struct SubmitCommand: Command {
         "spec" by `berth show --json`). Blank lines are skipped. Every line is
         validated first and every error is reported with its line number; only
         when all lines are valid are the jobs stored, in one transaction.
+
+        Exit status: 64 when a spec is invalid, given with --spec, the options or
+        --file, or when the file contains no specs; nothing is stored then.
         """
 
     static let specOptionNames: Set<String> = [
@@ -151,10 +154,15 @@ struct SubmitCommand: Command {
             if errors.count > shown {
                 context.printError("… and \(errors.count - shown) more invalid lines")
             }
-            throw CommandFailure("\(errors.count) of \(specs.count + errors.count) lines are invalid; nothing was submitted. Fix the lines above and submit the file again")
+            // Invalid specs are bad input, as with --spec, so they exit with the usage status.
+            throw CommandFailure(
+                "\(errors.count) of \(specs.count + errors.count) lines are invalid; nothing was submitted. Fix the lines above and submit the file again",
+                status: BerthCommandLine.ExitStatus.usage)
         }
         guard !specs.isEmpty else {
-            throw CommandFailure("\(path == "-" ? "standard input" : path) holds no job specs; nothing was submitted")
+            throw CommandFailure(
+                "\(path == "-" ? "standard input" : path) contains no job specs; nothing was submitted. Give a file with one JSON job spec per line",
+                status: BerthCommandLine.ExitStatus.usage)
         }
 
         let results = try context.store(creatingDatabase: true).submit(specs, now: context.now())

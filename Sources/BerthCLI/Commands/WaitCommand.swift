@@ -10,7 +10,9 @@ struct WaitCommand: Command {
     let details = """
         Prints each job's final state as it finishes. A job in the waiting state is
         not finished: it waits for `berth answer`. Exit status: 0 when every job
-        succeeded, 1 when any job is dead or cancelled or the timeout passed.
+        succeeded; 1 when any job is dead or cancelled, even if the timeout passed
+        too; 75 when the timeout passed while jobs were unfinished and none had
+        failed, so that running `berth wait` again may still succeed.
         """
 
     let options: [OptionDefinition] = [
@@ -45,8 +47,8 @@ struct WaitCommand: Command {
                 context.standardOutput.flush()
             }
             guard !remaining.isEmpty else { break }
-            if let deadline, context.now() >= deadline {
-                throw CommandFailure("timed out after \(timeout!) waiting for jobs \(remaining.map(String.init).joined(separator: ", "))")
+            if let timeout, let deadline, context.now() >= deadline {
+                throw try timeoutFailure(after: timeout, unfinished: remaining, allSucceeded: allSucceeded, store: store)
             }
             while try store.dataVersion() == version {
                 if let deadline, context.now() >= deadline { break }
@@ -56,6 +58,17 @@ struct WaitCommand: Command {
         if !allSucceeded {
             throw PartialFailure()
         }
+    }
+
+    /// Makes the error for a timeout, naming each unfinished job with its
+    /// current state. A job that already failed decides the exit status,
+    /// because waiting longer cannot make every job succeed.
+    private func timeoutFailure(after timeout: TimeSpan, unfinished: [Int64], allSucceeded: Bool, store: JobStore) throws -> CommandFailure {
+        let states = try unfinished.map { id in "job \(id) (\(try store.requireJob(id: id).state.rawValue))" }
+        let ids = unfinished.map(String.init).joined(separator: " ")
+        return CommandFailure(
+            "timed out after \(timeout); not finished: \(states.joined(separator: ", ")). Run `berth wait \(ids)` to keep waiting",
+            status: allSucceeded ? BerthCommandLine.ExitStatus.timedOut : BerthCommandLine.ExitStatus.failure)
     }
 }
 

@@ -30,6 +30,8 @@ struct GenericAdapter: JobAdapter {
         return CheckpointInspection(valid: parses)
     }
 
+    let contentRequirement = "a .json file must parse as JSON"
+
     func resumeProblem(_ checkpoint: CheckpointRecord, answeredCheckpoint: Int64?) -> String? {
         nil
     }

@@ -14,6 +14,10 @@ protocol JobAdapter: CheckpointFilePolicy {
     /// owned by the container's user.
     var workspaceSubdirectories: [String] { get }
 
+    /// The rule that `inspect` checks content against. `berth checkpoints`
+    /// shows it for an invalid checkpoint, because the exact problem is not stored.
+    var contentRequirement: String { get }
+
     /// Why a resume cannot start from `checkpoint`, or nil when it can.
     /// `answeredCheckpoint` is the checkpoint an operator's answer belongs to.
     func resumeProblem(_ checkpoint: CheckpointRecord, answeredCheckpoint: Int64?) -> String?
@@ -99,6 +103,11 @@ public enum ResumePoints {
         if let reason = checkpoint.refusedReason { return "capture refused it: \(reason)" }
         guard checkpoint.valid, checkpoint.storedPath != nil else { return "its content is not valid" }
         return JobAdapters.adapter(for: spec, jobID: jobID).resumeProblem(checkpoint, answeredCheckpoint: answeredCheckpoint)
+    }
+
+    /// Returns the rule that the adapter of the job with `spec` checks checkpoint content against.
+    public static func contentRequirement(spec: JobSpec, jobID: Int64) -> String {
+        JobAdapters.adapter(for: spec, jobID: jobID).contentRequirement
     }
 
     /// Returns the checkpoint the next attempt resumes from when no operator chose one.

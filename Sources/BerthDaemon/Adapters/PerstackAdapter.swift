@@ -47,6 +47,8 @@ struct PerstackAdapter: JobAdapter {
         return CheckpointInspection(valid: true, metadata: info.encoded())
     }
 
+    let contentRequirement = "complete JSON with an expert.key and an id equal to the file name"
+
     func resumeProblem(_ checkpoint: CheckpointRecord, answeredCheckpoint: Int64?) -> String? {
         guard let info = PerstackCheckpointInfo.decode(checkpoint.metadata) else {
             return "its content is not a Perstack checkpoint"

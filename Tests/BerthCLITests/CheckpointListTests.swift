@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+@Suite("Checkpoint list")
+struct CheckpointListTests {
+    /// Returns the table row of the checkpoint named `name`.
+    static func row(named name: String, in result: CommandResult) -> String? {
+        result.lines.first { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).first == Substring(name) }
+    }
+
+    @Test("detail of invalid and refused")
+    func invalidAndRefusedDetail() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+        // Rows as the daemon's capture stores them: a stored file whose JSON
+        // did not parse, a refused symbolic link, and a valid file.
+        try sandbox.sqlite(
+            """
+            INSERT INTO checkpoints (job_id, attempt, name, sha256, size, stored_path, valid, captured_at)
+                VALUES (\(id), 1, 'torn.json', 'aaaa', 7, '/store/aaaa', 0, 1);
+            INSERT INTO checkpoints (job_id, attempt, name, size, valid, refused_reason, captured_at)
+                VALUES (\(id), 1, 'link.json', NULL, 0, 'is a symbolic link, which capture never follows', 1);
+            INSERT INTO checkpoints (job_id, attempt, name, sha256, size, stored_path, valid, captured_at)
+                VALUES (\(id), 1, 'good.json', 'bbbb', 2, '/store/bbbb', 1, 1);
+            """)
+
+        let result = try sandbox.run(["checkpoints", "\(id)"])
+        let torn = Self.row(named: "torn.json", in: result)
+        let link = Self.row(named: "link.json", in: result)
+        let good = Self.row(named: "good.json", in: result)
+
+        #expect(result.status == 0)
+        #expect(torn?.contains("invalid") == true, "\(result)")
+        #expect(torn?.hasSuffix("content check failed: a .json file must parse as JSON") == true, "\(result)")
+        #expect(link?.contains("refused") == true, "\(result)")
+        #expect(link?.hasSuffix("is a symbolic link, which capture never follows") == true, "\(result)")
+        #expect(good?.trimmingCharacters(in: .whitespaces).hasSuffix(" valid") == true, "\(result)")
+    }
+}
