@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 @testable import BerthEngine
 
@@ -27,9 +28,18 @@ func makeTemporaryDirectory() throws -> URL {
 }
 
 /// Writes an executable shell script named `name` into `directory` and returns its path.
+///
+/// The file is written through a close-on-exec descriptor. A child that
+/// another test spawns meanwhile would otherwise inherit the descriptor open
+/// for writing, and executing the script would then fail with ETXTBSY.
 func writeScript(named name: String, in directory: URL, _ body: String) throws -> String {
-    let url = directory.appendingPathComponent(name)
-    try "#!/bin/sh\n\(body)\n".write(to: url, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
-    return url.path
+    let path = directory.appendingPathComponent(name).path
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    guard descriptor >= 0 else { throw FixtureError("cannot create \(path): errno \(errno)") }
+    defer { close(descriptor) }
+
+    let bytes = Array("#!/bin/sh\n\(body)\n".utf8)
+    let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    guard written == bytes.count else { throw FixtureError("cannot write \(path): errno \(errno)") }
+    return path
 }

@@ -47,12 +47,12 @@ extension FaultScenarios {
             RejectedSpec(label: "NUL byte in an argument", arguments: ["--spec", #"{"image":"\#(image)","command":["a\u0000b"]}"#], batch: nil, status: 64,
                          message: "contains a NUL byte"),
             RejectedSpec(label: "oversized spec in a batch", arguments: ["--file", "BATCH"],
-                         batch: Data(#"{"image":"\#(image)","command":["echo","\#(String(repeating: "x", count: 300_000))"]}"#.utf8), status: 1,
+                         batch: Data(#"{"image":"\#(image)","command":["echo","\#(String(repeating: "x", count: 300_000))"]}"#.utf8), status: 64,
                          message: "bytes; the maximum is 262144 bytes"),
-            RejectedSpec(label: "bytes that are not UTF-8 in a batch", arguments: ["--file", "BATCH"], batch: Data([0xFF, 0xFE, 0x7B, 0x7D]), status: 1,
+            RejectedSpec(label: "bytes that are not UTF-8 in a batch", arguments: ["--file", "BATCH"], batch: Data([0xFF, 0xFE, 0x7B, 0x7D]), status: 64,
                          message: "BATCH:1: invalid spec: is not valid JSON"),
             RejectedSpec(label: "equals sign in a batch's environment name", arguments: ["--file", "BATCH"],
-                         batch: Data(#"{"image":"\#(image)","command":["true"],"env":{"A=B":"1"}}"#.utf8), status: 1, message: #"BATCH:1: invalid env "A=B""#),
+                         batch: Data(#"{"image":"\#(image)","command":["true"],"env":{"A=B":"1"}}"#.utf8), status: 64, message: #"BATCH:1: invalid env "A=B""#),
         ]
 
         @Test(arguments: rejected)
