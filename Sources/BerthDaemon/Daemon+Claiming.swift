@@ -72,10 +72,6 @@ extension Daemon {
         Task {
             let end = await body()
             self.attemptEnded(runner, end: end)
-            if case .finished = end {
-                await runner.removeFinishedContainer()
-                self.containerRemoved()
-            }
         }
     }
 
@@ -99,7 +95,7 @@ extension Daemon {
             runners[runner.lease.jobID] = nil
         }
         if case .finished = end {
-            pendingContainerRemovals += 1
+            queueContainerRemoval(runner)
         }
         // The job claimed together with this attempt's result takes the slot
         // that the runner frees. It may be the same job, retried at once.
@@ -108,14 +104,5 @@ extension Daemon {
         }
         statusChanged()
         wake.signal()
-    }
-
-    /// Called when the container of a finished attempt is removed, which
-    /// happens after its slot went to the next job.
-    func containerRemoved() {
-        pendingContainerRemovals -= 1
-        if pendingContainerRemovals == 0 {
-            wake.signal()
-        }
     }
 }

@@ -29,8 +29,10 @@ public actor Daemon {
     var wakeSocket: WakeSocket?
 
     var runners: [Int64: AttemptRunner] = [:]
-    /// Containers of finished attempts still being removed; the daemon exits only when none is left.
-    var pendingContainerRemovals = 0
+    /// Runners of finished attempts whose containers wait for removal; the
+    /// daemon exits only when none is left and no removal runs.
+    var finishedRunners: [AttemptRunner] = []
+    var isRemovingContainers = false
     /// Claims that finishing runners make in the transaction of their result,
     /// by the lease of the runner whose slot the claimed job takes.
     var handOvers: [Lease: HandOver] = [:]
@@ -114,7 +116,7 @@ public actor Daemon {
 
         while true {
             if case .exiting = shutdown.phase { break }
-            if case .stopping = shutdown.phase, runners.isEmpty, pendingContainerRemovals == 0 { break }
+            if case .stopping = shutdown.phase, runners.isEmpty, finishedRunners.isEmpty, !isRemovingContainers { break }
 
             if ContinuousClock.now >= nextHeartbeat {
                 await heartbeat()

@@ -161,6 +161,35 @@ extension ContainerEngine {
         _ = try await execute("rm", ["rm", "--force", "--volumes", container], container: container)
     }
 
+    /// Removes several containers, with one engine command when all of them exist.
+    ///
+    /// The engine prints each container it removed. Podman 4.3 removes none
+    /// of them and still exits 0 when one of the containers no longer exists,
+    /// and docker removes the others but fails. So every container that the
+    /// engine did not print is removed on its own afterwards, where a missing
+    /// one is no error.
+    public func remove(_ containers: [String]) async throws {
+        for container in containers {
+            try checkContainerReference(container)
+        }
+        var removed = Set<String>()
+        if containers.count > 1 {
+            do {
+                let result = try await execute("rm", ["rm", "--force", "--volumes"] + containers)
+                removed = Set(result.standardOutput.text.split(separator: "\n").map(String.init))
+            } catch ContainerEngineError.failed {
+                // Removed one at a time below.
+            }
+        }
+        for container in containers where !removed.contains(container) {
+            do {
+                try await remove(container)
+            } catch ContainerEngineError.noSuchContainer {
+                continue
+            }
+        }
+    }
+
     /// Lists all containers, running or not, that carry every one of `labels`.
     public func list(labels: [String: String]) async throws -> [ContainerSummary] {
         var arguments = ["ps", "--all", "--no-trunc"]

@@ -43,6 +43,35 @@ extension PodmanScenarios {
             #expect(maximum == 2, "at most 2 jobs at once, and the queue of 4 fills both slots")
         }
 
+        /// Containers of finished attempts are removed while the daemon runs,
+        /// several with one engine command, and not left to the orphan sweep.
+        @Test func finishedContainersRemovedWhileRunning() async throws {
+            let sandbox = try DaemonSandbox()
+            let daemon = try sandbox.startDaemon(overrides: ["concurrency": 2])
+            var ids: [Int64] = []
+            for _ in 0..<6 {
+                ids.append(try await sandbox.submit(["true"]))
+            }
+
+            let waited = try await sandbox.berth(["wait", "--timeout", "60s"] + ids.map(String.init))
+            #expect(waited.status == 0, "\(waited)")
+
+            let deadline = ContinuousClock.now + .seconds(3)
+            var left = try await sandbox.containers(ofWorker: daemon.workerID)
+            while !left.isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                left = try await sandbox.containers(ofWorker: daemon.workerID)
+            }
+            #expect(left.isEmpty, "containers left 3 s after the jobs finished: \(left)")
+
+            let attemptDirectories = try FileManager.default.contentsOfDirectory(
+                atPath: sandbox.directory.appendingPathComponent("containers").path)
+            #expect(attemptDirectories.isEmpty, "attempt directories left: \(attemptDirectories)")
+            #expect(!daemon.log.contains("orphaned container"))
+            #expect(!daemon.log.contains("could not remove"))
+            #expect(daemon.isRunning)
+        }
+
         /// A finishing attempt claims the next job in the transaction that
         /// records its result, so the claim has the finish's time exactly.
         @Test func nextJobClaimedWithResult() async throws {

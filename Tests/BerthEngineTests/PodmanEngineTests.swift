@@ -56,6 +56,22 @@ struct PodmanEngineTests {
         try await engine.ping()
     }
 
+    @Test("several containers removed with one call")
+    func removeSeveral() async throws {
+        var ids: [String] = []
+        for _ in 0..<3 {
+            ids.append(try await engine.create(PodmanFixture.spec(["true"])))
+        }
+        try await engine.start(ids[0])
+        // A container that is already gone is skipped.
+        try await engine.remove(ids[2])
+
+        try await engine.remove(ids)
+        for id in ids {
+            await #expect(throws: ContainerEngineError.noSuchContainer(id)) { try await engine.inspect(id) }
+        }
+    }
+
     @Test("lifecycle with exit code")
     func lifecycle() async throws {
         let spec = PodmanFixture.spec(["berth-test-job", "stdout", "hello", "exit", "7"])

@@ -68,7 +68,7 @@ extension AttemptRunner {
     }
 
     /// Records `result` and moves the job on by its retry policy. The container
-    /// stays for `removeFinishedContainer`.
+    /// stays for the daemon to remove (`takeFinishedContainer`).
     ///
     /// `retryable` false buries a failure that the policy would retry, for an
     /// adapter that knows the failure repeats. With `pendingInput` the job
@@ -147,22 +147,12 @@ extension AttemptRunner {
         return .finished(result.outcome)
     }
 
-    /// Removes the container of a finished attempt, then its attempt directory.
+    /// Returns the container of a recorded attempt, once, for the daemon to remove.
     ///
-    /// The daemon calls this after it has freed the attempt's slot, so the
-    /// next job starts while the engine removes this container. The daemon
-    /// still waits for the removal before it exits. A crash in between leaves
-    /// an exited container of a finished job, which the orphan sweep removes.
-    func removeFinishedContainer() async {
-        if let id = finishedContainer.withLock({ $0.take() }) {
-            do {
-                try await context.engine.remove(id)
-            } catch {
-                // The orphan sweep removes it later.
-                logger.warning("could not remove the container", [(.containerID, id), (.error, "\(error)")])
-            }
-        }
-        removeAttemptDirectory()
+    /// The daemon removes it after the attempt's slot went to the next job,
+    /// then calls `removeAttemptDirectory`.
+    func takeFinishedContainer() -> String? {
+        finishedContainer.withLock { $0.take() }
     }
 
     func logFinish(_ result: AttemptResult, decision: RetryDecision) {

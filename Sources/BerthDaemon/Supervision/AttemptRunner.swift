@@ -37,7 +37,7 @@ final class AttemptRunner: Sendable {
     let workspace: Workspace
     let lifecycle: Mutex<AttemptLifecycle>
     let containerID = Mutex<String?>(nil)
-    /// The container of a recorded attempt, which `removeFinishedContainer` removes.
+    /// The container of a recorded attempt, which the daemon removes.
     let finishedContainer = Mutex<String?>(nil)
     /// The resume hook's preparation for a fresh container; nil for an adopted one.
     private let preparation = Mutex<AttemptPreparation?>(nil)
