@@ -31,6 +31,32 @@ extension PodmanScenarios {
             #expect(try sandbox.job(id).state == .running, "the job stays leased for the next daemon")
         }
 
+        /// The daemon exits at its deadline while `podman stop` waits out the
+        /// stop grace. The stop must still end the container with SIGKILL,
+        /// although nobody reads its output any more.
+        @Test func stopFinishesAfterDaemonExits() async throws {
+            let sandbox = try DaemonSandbox()
+            let daemon = try sandbox.startDaemon(overrides: [
+                "defaultQueue": ["stopGrace": "3s"], "shutdown": ["deadline": "1s"],
+            ])
+            let id = try await sandbox.submit(Self.stubbornFirstAttempt)
+            let containerID = try #require(try await sandbox.waitForRunningContainer(id).containerID)
+
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(daemon.log.contains("shutdown deadline passed"))
+
+            var status = ""
+            let deadline = ContinuousClock.now + .seconds(20)
+            while status != "exited", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(250))
+                let state = try await sandbox.inspect(containerID)["State"] as? [String: Any]
+                status = state?["Status"] as? String ?? ""
+            }
+            #expect(status == "exited", "the container stayed \(status) after the stop grace")
+            _ = try await sandbox.podman(["rm", "--force", containerID])
+        }
+
         @Test func drainPastDeadlineIsFinishedByNextDaemon() async throws {
             let sandbox = try DaemonSandbox()
             let first = try sandbox.startDaemon(overrides: [
