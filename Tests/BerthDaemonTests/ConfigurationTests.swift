@@ -117,16 +117,16 @@ import Testing
     ]
 
     @Test(arguments: invalidFiles)
-    func invalidFileNamesTheKey(text: String, keyPath: String, problem: String) {
-        do {
-            let configuration = try parse(text)
-            Issue.record("accepted \(text) as \(configuration)")
-        } catch {
-            #expect(error.file == "test.json5")
-            #expect(error.keyPath == keyPath)
-            #expect(error.problem.contains(problem), "problem: \(error.problem)")
-            #expect(error.description.hasPrefix("test.json5: \(keyPath): "))
-        }
+    func invalidFileNamesTheKey(text: String, keyPath: String, problem: String) throws {
+        let error = try #require(throws: ConfigurationError.self) { try parse(text) }
+        #expect(error.file == "test.json5")
+        #expect(error.problems.count == 1, "\(error)")
+        let found = try #require(error.problems.first)
+        #expect(found.keyPath == keyPath)
+        #expect(found.line == 1)
+        #expect(found.message.contains(problem), "message: \(found.message)")
+        #expect(error.description.hasPrefix("test.json5:1:"), "\(error)")
+        #expect(error.description.contains(": \(keyPath): "), "\(error)")
     }
 
     @Test(arguments: [
@@ -142,18 +142,251 @@ import Testing
         ("{/* note\n a: 1}", "line 1, column 2: the comment is never closed"),
         ("{é: 1} x", "line 1, column 8: unexpected 'x' after the end of the document"),
     ])
-    func invalidDocumentHasNoKeyPath(text: String, problem: String) {
-        do {
-            _ = try parse(text)
-            Issue.record("accepted \(text)")
-        } catch {
-            #expect(error.keyPath == "")
-            #expect(error.problem.contains(problem), "problem: \(error.problem)")
+    func invalidDocumentHasNoKeyPath(text: String, problem: String) throws {
+        let error = try #require(throws: ConfigurationError.self) { try parse(text) }
+        #expect(error.problems.count == 1, "\(error)")
+        let found = try #require(error.problems.first)
+        #expect(found.keyPath == "")
+        #expect(found.line == nil)
+        #expect(found.message.contains(problem), "message: \(found.message)")
+    }
+}
+
+/// Files with several mistakes: every problem is reported, each with the line
+/// and column of its key, ordered by line.
+@Suite struct ConfigurationProblemListTests {
+    private func problems(_ text: String) throws -> [ConfigurationError.Problem] {
+        let error = try #require(throws: ConfigurationError.self) {
+            try DaemonConfiguration.parse(Data(text.utf8), file: "berth.json5")
         }
+        return error.problems
+    }
+
+    /// The keys appear in the file in another order than the reader reads
+    /// them, so the list must be sorted by line, not by the order found.
+    @Test func threeMistakesAreAllReported() throws {
+        let found = try problems(
+            """
+            {
+              pollInterval: 2,
+              defaultQueue: {
+                memory: "1g",
+                concurency: 2,
+              },
+              leaseDuration: "60s",
+              concurrency: 5000,
+            }
+            """)
+        #expect(found.count == 3, "\(found)")
+        try #require(found.count == 3)
+
+        #expect(found[0].keyPath == "pollInterval")
+        #expect(found[0].line == 2)
+        #expect(found[0].column == 3)
+        #expect(found[0].message.contains("the number 2 is not a duration"))
+
+        #expect(found[1].keyPath == "defaultQueue.concurency")
+        #expect(found[1].line == 5)
+        #expect(found[1].column == 5)
+        #expect(found[1].message.hasPrefix("unknown key"))
+
+        #expect(found[2].keyPath == "concurrency")
+        #expect(found[2].line == 8)
+        #expect(found[2].column == 3)
+        #expect(found[2].message.contains("5000 is out of range; expected 1 to 1024"))
+    }
+
+    @Test func everyProblemIsOneLine() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try DaemonConfiguration.parse(Data("{\n  pollInterval: 2,\n  logLevel: 'loud',\n}".utf8), file: "/etc/berth/berth.json5")
+        }
+        #expect(error.lines == [
+            "/etc/berth/berth.json5:2:3: pollInterval: the number 2 is not a duration; expected a string with a unit (ms, s, m, h, d), such as \"30s\"",
+            "/etc/berth/berth.json5:3:3: logLevel: \"loud\" is not valid; expected one of debug, info, warning, error",
+        ])
+        #expect(error.description == error.lines.joined(separator: "\n"))
+    }
+
+    @Test func listStopsAfterTwentyProblems() throws {
+        let keys = (1...25).map { "unknown\($0): 1," }.joined(separator: "\n")
+        let error = try #require(throws: ConfigurationError.self) {
+            try DaemonConfiguration.parse(Data("{\n\(keys)\n}".utf8), file: "berth.json5")
+        }
+        #expect(error.problems.count == 25)
+        #expect(error.lines.count == 21)
+        #expect(error.lines.first?.hasPrefix("berth.json5:2:1: unknown1: unknown key") == true, "\(error)")
+        #expect(error.lines.last == "berth.json5: 5 more problems not listed; correct the ones above and check again")
+    }
+
+    /// A comparison of two keys is skipped when one of them is already
+    /// reported, because the other would be compared with a default.
+    @Test func rejectedValueIsNotComparedAgain() throws {
+        let found = try problems(#"{leaseDuration: "4s", heartbeatInterval: "40s", pollInterval: 2}"#)
+        #expect(found.map(\.keyPath) == ["leaseDuration", "pollInterval"])
+    }
+
+    @Test(arguments: [
+        // A typo at each level, a case-only difference and a swap of two letters.
+        ("{concurency: 4}", "concurency", "concurrency"),
+        ("{defaultQueue: {concurency: 4}}", "defaultQueue.concurency", "concurrency"),
+        ("{defaultQueue: {retry: {maxAtempts: 4}}}", "defaultQueue.retry.maxAtempts", "maxAttempts"),
+        ("{queues: {gpu: {memroy: '8g'}}}", "queues.gpu.memroy", "memory"),
+        ("{engine: {pullpolicy: 'never'}}", "engine.pullpolicy", "pullPolicy"),
+        ("{Concurrency: 4}", "Concurrency", "concurrency"),
+        ("{shutdown: {mdoe: 'drain'}}", "shutdown.mdoe", "mode"),
+    ])
+    func typoGetsSuggestion(text: String, keyPath: String, suggestion: String) throws {
+        let found = try problems(text)
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.keyPath == keyPath)
+        let message = try #require(found.first?.message)
+        #expect(message.hasPrefix("unknown key; did you mean \(suggestion)? Valid keys here are "), "\(message)")
+        // The suggestion appears twice: in the question and in the list of valid keys.
+        #expect(message.components(separatedBy: suggestion).count == 3, "\(message)")
+    }
+
+    @Test(arguments: [
+        ("{colour: 'blue'}", "colour"),
+        ("{defaultQueue: {gpuCount: 1}}", "defaultQueue.gpuCount"),
+        ("{defaultQueue: {id: 1}}", "defaultQueue.id"),
+        ("{engine: {flags: []}}", "engine.flags"),
+    ])
+    func distantKeyGetsNoSuggestion(text: String, keyPath: String) throws {
+        let found = try problems(text)
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.keyPath == keyPath)
+        let message = try #require(found.first?.message)
+        #expect(message.hasPrefix("unknown key; valid keys here are "), "\(message)")
+        #expect(!message.contains("did you mean"))
+    }
+
+    /// Text that looks like a key, in comments and strings and at another
+    /// level, comes before the real key, so a search of the text would stop too early.
+    @Test func keysInCommentsAndStringsAreSkipped() throws {
+        let found = try problems(
+            """
+            // concurrency: 0 was too low
+            {
+              /* pollInterval: 2,
+                 concurrency: 0, { */
+              secretsDirectory: "/etc/berth/concurrency: 0 {",
+              engine: {passEnvironment: ['concurrency: 0', "}"], path: '/usr/bin/podman // not a comment'},
+              defaultQueue: {concurrency: 0, cpus: 0x10},
+              concurrency: 0,
+              'pollInterval': 2,
+            }
+            """)
+        #expect(found.map(\.keyPath) == ["concurrency", "pollInterval"], "\(found)")
+        try #require(found.count == 2)
+        #expect(found[0].line == 8)
+        #expect(found[0].column == 3)
+        #expect(found[1].line == 9)
+        #expect(found[1].column == 3)
+    }
+
+    @Test func nestedObjectsAndArraysNameTheirPath() throws {
+        let found = try problems(
+            """
+            {
+              engine: {
+                extraRunFlags: [
+                  "--init",
+                  "-v",
+                ],
+                passEnvironment: ["HOME", 7],
+              },
+              queues: {
+                gpu: {
+                  retry: {maxAttempts: 500},
+                },
+                'batch.nightly': {memroy: "1g", timeout: "forever"},
+                "with\\u0020space": {},
+              },
+            }
+            """)
+        let expected: [(keyPath: String, line: Int, column: Int)] = [
+            ("engine.extraRunFlags[1]", 5, 7),
+            ("engine.passEnvironment[1]", 7, 31),
+            ("queues.gpu.retry.maxAttempts", 11, 15),
+            ("queues.batch.nightly.memroy", 13, 23),
+            ("queues.batch.nightly.timeout", 13, 37),
+            ("queues.with space", 14, 5),
+        ]
+        #expect(found.count == expected.count, "\(found)")
+        for (problem, expectation) in zip(found, expected) {
+            #expect(problem.keyPath == expectation.keyPath)
+            #expect(problem.line == expectation.line, "\(problem)")
+            #expect(problem.column == expectation.column, "\(problem)")
+        }
+    }
+
+    /// Foundation's reader keeps the first of two equal keys, so the error points at the first.
+    @Test func duplicateKeyPointsAtFirst() throws {
+        let found = try problems("{\n  concurrency: 0,\n  concurrency: 2,\n}")
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.line == 2)
+    }
+}
+
+@Suite struct KeySuggestionTests {
+    @Test(arguments: [
+        ("concurency", "concurrency"), ("CONCURRENCY", "concurrency"), ("memroy", "memory"),
+        ("usr", "user"), ("cpu", "cpus"), ("timeuot", "timeout"),
+    ])
+    func closeKeyIsSuggested(unknown: String, expected: String) {
+        let valid = ["concurrency", "memory", "user", "cpus", "pids", "timeout"]
+        #expect(KeySuggestion.closest(to: unknown, among: valid) == expected)
+    }
+
+    @Test(arguments: ["id", "colour", "network", "", "concurrencyLimit"])
+    func distantKeyIsNotSuggested(unknown: String) {
+        let valid = ["concurrency", "memory", "user", "cpus", "pids", "timeout"]
+        #expect(KeySuggestion.closest(to: unknown, among: valid) == nil)
+    }
+
+    @Test(arguments: [
+        ("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3), ("memroy", "memory", 1), ("ab", "ba", 1), ("abc", "abc", 0),
+    ])
+    func editDistance(first: String, second: String, expected: Int) {
+        #expect(KeySuggestion.editDistance(Array(first), Array(second)) == expected)
     }
 }
 
 @Suite struct JSON5SyntaxLocatorTests {
+    private func place(_ path: ConfigurationKeyPath, in text: String) -> String? {
+        let bytes = Array(text.utf8)
+        return JSON5SyntaxLocator.keyOffsets(in: bytes)[path].map { offset in
+            let (line, column) = JSON5SyntaxLocator.lineAndColumn(of: offset, in: bytes)
+            return "\(line):\(column)"
+        }
+    }
+
+    @Test func keyOffsetsFollowJSON5() {
+        let text = """
+            /* {a: 1} */ { // b: 2
+              "a": {'b': [1, 0x1F, {c: 'x: }'}], d: +Infinity,},
+              é: "\\\"", ключ: [[], [true]],
+            }
+            """
+        let root = ConfigurationKeyPath()
+        #expect(place(root.appending("a"), in: text) == "2:3")
+        #expect(place(root.appending("a").appending("b"), in: text) == "2:9")
+        #expect(place(root.appending("a").appending("b").appending(index: 1), in: text) == "2:18")
+        #expect(place(root.appending("a").appending("b").appending(index: 2).appending("c"), in: text) == "2:25")
+        #expect(place(root.appending("a").appending("d"), in: text) == "2:38")
+        #expect(place(root.appending("é"), in: text) == "3:3")
+        #expect(place(root.appending("ключ").appending(index: 1).appending(index: 0), in: text) == "3:24")
+        #expect(place(root.appending("b"), in: text) == nil, "a key in a comment is not a key")
+        #expect(place(root.appending("c"), in: text) == nil)
+        #expect(place(root.appending("x"), in: text) == nil, "text in a string is not a key")
+    }
+
+    @Test func keyOffsetsStopAtSyntaxError() {
+        let text = "{a: 1, b: [2,, 3], c: 4}"
+        #expect(place(ConfigurationKeyPath().appending("a"), in: text) == "1:2")
+        #expect(place(ConfigurationKeyPath().appending("c"), in: text) == nil)
+    }
+
     /// Every form JSON5 allows passes, so a located error never blames valid syntax.
     @Test(arguments: [
         "{}", "[]", "{a: 1,}", "[1, 2,]", "{'single': 'quoted'}", "{\"a\": \"b\\\"c\"}",
@@ -173,8 +406,36 @@ import Testing
 
         let result = try await sandbox.berth(["daemon", "--config", path])
         #expect(result.status == 78)
-        #expect(result.standardError.contains("\(path): defaultQueue.memroy: unknown key"))
+        #expect(result.standardError.contains("\(path):1:17: defaultQueue.memroy: unknown key; did you mean memory?"), "\(result)")
         #expect(result.standardOutput.isEmpty)
+    }
+
+    /// A file with an unknown key on line 2 and an invalid duration on line 3.
+    static let twoMistakes = "{\n  concurency: 2,\n  pollInterval: 2,\n}"
+
+    @Test func daemonPrintsEveryProblem() async throws {
+        let sandbox = try DaemonSandbox()
+        let path = try sandbox.write(Self.twoMistakes, to: "bad.json5")
+
+        let result = try await sandbox.berth(["daemon", "--config", path])
+        #expect(result.status == 78)
+        let lines = result.standardError.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2, "\(result)")
+        #expect(lines.first?.hasPrefix("berth daemon: invalid configuration: \(path):2:3: concurency: unknown key; did you mean concurrency?") == true, "\(result)")
+        #expect(lines.last?.hasPrefix("berth daemon: invalid configuration: \(path):3:3: pollInterval: the number 2 is not a duration") == true, "\(result)")
+    }
+
+    @Test func doctorPrintsEveryProblem() async throws {
+        let sandbox = try DaemonSandbox()
+        let path = try sandbox.write(Self.twoMistakes, to: "bad.json5")
+
+        let result = try await sandbox.berth(["doctor", "--config", path])
+        #expect(result.status == 1)
+        let lines = result.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(result)")
+        #expect(lines.first?.hasPrefix("FAIL  configuration: \(path):2:3: concurency: unknown key") == true, "\(result)")
+        #expect(lines.dropFirst().first?.hasPrefix("      \(path):3:3: pollInterval: the number 2") == true, "\(result)")
+        #expect(lines.last?.hasPrefix("      fix: ") == true, "\(result)")
     }
 
     @Test func unreadableConfigurationExits78() async throws {

@@ -41,7 +41,10 @@ struct DaemonCommand: Command {
                 configuration = DaemonConfiguration()
             }
         } catch {
-            context.printError("berth daemon: invalid configuration: \(error)")
+            // One problem per line, each with the prefix, so every line in the journal is complete on its own.
+            for line in error.lines {
+                context.printError("berth daemon: invalid configuration: \(line)")
+            }
             throw ExitWithStatus(status: ConfigurationError.exitStatus)
         }
         if let databasePath = context.explicitDatabasePath {

@@ -43,7 +43,9 @@ struct DoctorCommand: Command {
         }
 
         for check in checks {
-            var line = (check.passed ? "ok    " : "FAIL  ") + "\(check.name): \(check.detail)"
+            // A detail of several lines, such as every problem of a configuration file, is indented under the first.
+            let detail = check.detail.replacingOccurrences(of: "\n", with: "\n      ")
+            var line = (check.passed ? "ok    " : "FAIL  ") + "\(check.name): \(detail)"
             if let fix = check.fix {
                 line += "\n      fix: \(fix)"
             }

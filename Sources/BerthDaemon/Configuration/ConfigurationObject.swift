@@ -3,25 +3,39 @@ import Foundation
 
 /// One JSON object of the configuration file, read key by key.
 ///
-/// Each read removes its key; `finish()` then rejects any key left over, so a
-/// misspelt key stops the daemon instead of being ignored.
+/// Each read removes its key; `finish()` then reports any key left over, so a
+/// misspelt key stops the daemon instead of being ignored. A read that finds an
+/// invalid value reports it to `problems` and returns nil, so the caller keeps
+/// the default and reading goes on to find the file's other problems.
 final class ConfigurationObject {
     private var remaining: [String: JSONValue]
-    let path: String
-    let file: String
+    let path: ConfigurationKeyPath
+    private let problems: ConfigurationProblems
 
-    init(_ dictionary: [String: JSONValue], path: String, file: String) {
+    init(_ dictionary: [String: JSONValue], path: ConfigurationKeyPath, problems: ConfigurationProblems) {
         self.remaining = dictionary
         self.path = path
-        self.file = file
+        self.problems = problems
     }
 
-    func keyPath(_ key: String) -> String {
-        path.isEmpty ? key : "\(path).\(key)"
+    func keyPath(_ key: String) -> ConfigurationKeyPath {
+        path.appending(key)
     }
 
-    func error(_ key: String, _ problem: String) -> ConfigurationError {
-        ConfigurationError(file: file, keyPath: keyPath(key), problem: problem)
+    /// Records that the value of `key` is invalid; `message` names the value found and what is valid.
+    func report(_ key: String, _ message: String) {
+        problems.add(message, at: keyPath(key))
+    }
+
+    /// Records that element `index` of the array under `key` is invalid.
+    func report(_ key: String, at index: Int, _ message: String) {
+        problems.add(message, at: keyPath(key).appending(index: index))
+    }
+
+    /// Returns whether a problem was reported for `key`, so checks that
+    /// compare two keys can skip a value that was already rejected.
+    func hasProblem(_ key: String) -> Bool {
+        problems.contains(keyPath(key))
     }
 
     /// Removes and returns the value of `key`; an explicit null counts as absent.
@@ -30,68 +44,88 @@ final class ConfigurationObject {
         return value
     }
 
-    func string(_ key: String) throws -> String? {
+    func string(_ key: String) -> String? {
         guard let value = take(key) else { return nil }
-        guard case .string(let text) = value else { throw error(key, "expected a string, found \(value.summary)") }
+        guard case .string(let text) = value else {
+            report(key, "expected a string, found \(value.summary)")
+            return nil
+        }
         return text
     }
 
-    func strings(_ key: String) throws -> [String]? {
+    /// Reads an array of strings; any element that is not a string is reported and the whole array is rejected.
+    func strings(_ key: String) -> [String]? {
         guard let value = take(key) else { return nil }
-        guard case .array(let list) = value else { throw error(key, "expected an array of strings, found \(value.summary)") }
-        return try list.enumerated().map { index, element in
-            guard case .string(let text) = element else {
-                throw error("\(key)[\(index)]", "expected a string, found \(element.summary)")
-            }
-            return text
+        guard case .array(let list) = value else {
+            report(key, "expected an array of strings, found \(value.summary)")
+            return nil
         }
+        var texts: [String] = []
+        for (index, element) in list.enumerated() {
+            guard case .string(let text) = element else {
+                report(key, at: index, "expected a string, found \(element.summary)")
+                continue
+            }
+            texts.append(text)
+        }
+        return texts.count == list.count ? texts : nil
     }
 
-    func bool(_ key: String) throws -> Bool? {
+    func bool(_ key: String) -> Bool? {
         guard let value = take(key) else { return nil }
-        guard case .bool(let bool) = value else { throw error(key, "expected true or false, found \(value.summary)") }
+        guard case .bool(let bool) = value else {
+            report(key, "expected true or false, found \(value.summary)")
+            return nil
+        }
         return bool
     }
 
-    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+    func integer(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let value = take(key) else { return nil }
         guard case .number(let number) = value, let integer = Int(exactly: number) else {
-            throw error(key, "expected an integer from \(range.lowerBound) to \(range.upperBound), found \(value.summary)")
+            report(key, "expected an integer from \(range.lowerBound) to \(range.upperBound), found \(value.summary)")
+            return nil
         }
         guard range.contains(integer) else {
-            throw error(key, "\(integer) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            report(key, "\(integer) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            return nil
         }
         return integer
     }
 
-    func number(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+    func number(_ key: String, in range: ClosedRange<Double>) -> Double? {
         guard let value = take(key) else { return nil }
         guard case .number(let number) = value, number.isFinite else {
-            throw error(key, "expected a number from \(range.lowerBound) to \(range.upperBound), found \(value.summary)")
+            report(key, "expected a number from \(range.lowerBound) to \(range.upperBound), found \(value.summary)")
+            return nil
         }
         guard range.contains(number) else {
-            throw error(key, "\(number) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            report(key, "\(number) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            return nil
         }
         return number
     }
 
-    func duration(_ key: String, in range: ClosedRange<TimeSpan>) throws -> TimeSpan? {
+    func duration(_ key: String, in range: ClosedRange<TimeSpan>) -> TimeSpan? {
         guard let value = take(key) else { return nil }
         let expected = "expected a string with a unit (ms, s, m, h, d), such as \"30s\""
         guard case .string(let text) = value else {
             // A bare number has no unit, and guessing seconds or milliseconds would be wrong half the time.
-            throw error(key, "\(value.summary) is not a duration; \(expected)")
+            report(key, "\(value.summary) is not a duration; \(expected)")
+            return nil
         }
         guard let span = TimeSpan(parsing: text) else {
-            throw error(key, "\"\(text)\" is not a duration; \(expected)")
+            report(key, "\"\(text)\" is not a duration; \(expected)")
+            return nil
         }
         guard range.contains(span) else {
-            throw error(key, "\(span) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            report(key, "\(span) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            return nil
         }
         return span
     }
 
-    func size(_ key: String, in range: ClosedRange<ByteSize>) throws -> ByteSize? {
+    func size(_ key: String, in range: ClosedRange<ByteSize>) -> ByteSize? {
         guard let value = take(key) else { return nil }
         let size: ByteSize?
         switch value {
@@ -103,35 +137,64 @@ final class ConfigurationObject {
             size = nil
         }
         guard let size else {
-            throw error(key, "\(value.summary) is not a size; expected a number with k, m, g or t, such as 512m")
+            report(key, "\(value.summary) is not a size; expected a number with k, m, g or t, such as 512m")
+            return nil
         }
         guard range.contains(size) else {
-            throw error(key, "\(size) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            report(key, "\(size) is out of range; expected \(range.lowerBound) to \(range.upperBound)")
+            return nil
         }
         return size
     }
 
-    func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, _ type: Choice.Type) throws -> Choice? where Choice.RawValue == String {
-        guard let text = try string(key) else { return nil }
+    func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, _ type: Choice.Type) -> Choice? where Choice.RawValue == String {
+        guard let text = string(key) else { return nil }
         guard let choice = Choice(rawValue: text) else {
-            throw error(key, "\"\(text)\" is not valid; expected one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+            report(key, "\"\(text)\" is not valid; expected one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+            return nil
         }
         return choice
     }
 
-    func object(_ key: String) throws -> ConfigurationObject? {
+    func object(_ key: String) -> ConfigurationObject? {
         guard let value = take(key) else { return nil }
-        guard case .object(let dictionary) = value else { throw error(key, "expected an object, found \(value.summary)") }
-        return ConfigurationObject(dictionary, path: keyPath(key), file: file)
+        guard case .object(let dictionary) = value else {
+            report(key, "expected an object, found \(value.summary)")
+            return nil
+        }
+        return ConfigurationObject(dictionary, path: keyPath(key), problems: problems)
     }
 
     /// The keys still unread, for objects whose keys are names (such as queues).
     var remainingKeys: [String] { remaining.keys.sorted() }
 
-    /// Rejects every key that no read asked for.
-    func finish(validKeys: [String]) throws {
-        if let unknown = remaining.keys.sorted().first {
-            throw error(unknown, "unknown key; valid keys here are \(validKeys.sorted().joined(separator: ", "))")
+    /// Reports every key that no read asked for, with the closest valid key when one is near.
+    func finish(validKeys: [String]) {
+        let list = validKeys.sorted().joined(separator: ", ")
+        for unknown in remaining.keys.sorted() {
+            if let suggestion = KeySuggestion.closest(to: unknown, among: validKeys) {
+                report(unknown, "unknown key; did you mean \(suggestion)? Valid keys here are \(list)")
+            } else {
+                report(unknown, "unknown key; valid keys here are \(list)")
+            }
         }
+        remaining = [:]
+    }
+}
+
+/// The problems found while reading one configuration file, in the order found.
+final class ConfigurationProblems {
+    private(set) var items: [(path: ConfigurationKeyPath, message: String)] = []
+    private var paths: Set<ConfigurationKeyPath> = []
+
+    var isEmpty: Bool { items.isEmpty }
+
+    func add(_ message: String, at path: ConfigurationKeyPath) {
+        items.append((path, message))
+        paths.insert(path)
+    }
+
+    func contains(_ path: ConfigurationKeyPath) -> Bool {
+        paths.contains(path)
     }
 }

@@ -11,30 +11,56 @@ extension DaemonConfiguration {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ConfigurationError(file: path, keyPath: "", problem: "cannot read the file: \(error.localizedDescription)")
+            throw ConfigurationError(file: path, problem: "cannot read the file: \(error.localizedDescription)")
         }
         return try parse(data, file: path)
     }
 
     /// Validates the JSON5 text `data`; `file` names it in errors.
+    ///
+    /// A syntax error stops at the first one. Otherwise every invalid key and
+    /// value of the file is reported in one error, each with its line.
     public static func parse(_ data: Data, file: String) throws(ConfigurationError) -> DaemonConfiguration {
         let root: JSONValue
         do {
             root = try JSONValue.parseJSON5(data)
         } catch {
             let located = JSON5SyntaxLocator.firstProblem(in: Array(data)).map(\.description)
-            throw ConfigurationError(file: file, keyPath: "", problem: "not valid JSON5: \(located ?? Self.syntaxProblem(error))")
+            throw ConfigurationError(file: file, problem: "not valid JSON5: \(located ?? Self.syntaxProblem(error))")
         }
         guard case .object(let dictionary) = root else {
-            throw ConfigurationError(file: file, keyPath: "", problem: "expected an object at the top level, found \(root.summary)")
+            throw ConfigurationError(file: file, problem: "expected an object at the top level, found \(root.summary)")
         }
-        do {
-            return try read(ConfigurationObject(dictionary, path: "", file: file))
-        } catch let error as ConfigurationError {
-            throw error
-        } catch {
-            throw ConfigurationError(file: file, keyPath: "", problem: "\(error)")
+
+        let problems = ConfigurationProblems()
+        let configuration = read(ConfigurationObject(dictionary, path: ConfigurationKeyPath(), problems: problems))
+        guard problems.isEmpty else {
+            throw ConfigurationError(file: file, problems: locate(problems, in: Array(data)))
         }
+        return configuration
+    }
+
+    /// Adds the line and column of each problem's key, and orders the problems by line.
+    private static func locate(_ problems: ConfigurationProblems, in bytes: [UInt8]) -> [ConfigurationError.Problem] {
+        let offsets = JSON5SyntaxLocator.keyOffsets(in: bytes)
+        let located = problems.items.map { item in
+            // A path missing from the map falls back to its nearest enclosing key.
+            var path = item.path
+            while offsets[path] == nil, !path.isEmpty {
+                path = path.parent
+            }
+            let position = offsets[path].map { JSON5SyntaxLocator.lineAndColumn(of: $0, in: bytes) }
+            return ConfigurationError.Problem(
+                keyPath: item.path.description, line: position?.line, column: position?.column, message: item.message)
+        }
+
+        // Problems at the same place keep the order in which they were found.
+        let ordered = located.enumerated().sorted { first, second in
+            let firstPlace = (first.element.line ?? 0, first.element.column ?? 0, first.offset)
+            let secondPlace = (second.element.line ?? 0, second.element.column ?? 0, second.offset)
+            return firstPlace < secondPlace
+        }
+        return ordered.map(\.element)
     }
 
     private static func syntaxProblem(_ error: any Error) -> String {
@@ -45,106 +71,114 @@ extension DaemonConfiguration {
         return "\(error)"
     }
 
-    private static func read(_ root: ConfigurationObject) throws -> DaemonConfiguration {
+    private static func read(_ root: ConfigurationObject) -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
 
-        if let database = try root.object("database") {
-            configuration.database.path = try absolutePath(database, "path") ?? configuration.database.path
-            configuration.database.synchronous = try database.choice("synchronous", DatabaseOptions.Synchronous.self) ?? .normal
-            configuration.database.busyTimeout = try database.duration("busyTimeout", in: .seconds(1)...(.minutes(10))) ?? configuration.database.busyTimeout
-            if let group = try database.string("adminGroup") {
-                guard getgrnam(group) != nil else {
-                    throw database.error("adminGroup", "group \"\(group)\" not found; create it (groupadd \(group)) or remove the key")
+        if let database = root.object("database") {
+            configuration.database.path = absolutePath(database, "path") ?? configuration.database.path
+            configuration.database.synchronous = database.choice("synchronous", DatabaseOptions.Synchronous.self) ?? .normal
+            configuration.database.busyTimeout = database.duration("busyTimeout", in: .seconds(1)...(.minutes(10))) ?? configuration.database.busyTimeout
+            if let group = database.string("adminGroup") {
+                if getgrnam(group) != nil {
+                    configuration.database.adminGroup = group
+                } else {
+                    database.report("adminGroup", "group \"\(group)\" not found; create it (groupadd \(group)) or remove the key")
                 }
-                configuration.database.adminGroup = group
             }
-            try database.finish(validKeys: ["path", "synchronous", "busyTimeout", "adminGroup"])
+            database.finish(validKeys: ["path", "synchronous", "busyTimeout", "adminGroup"])
         }
 
-        if let directories = try root.object("directories") {
-            configuration.directories.workspaces = try absolutePath(directories, "workspaces") ?? configuration.directories.workspaces
-            configuration.directories.checkpoints = try absolutePath(directories, "checkpoints") ?? configuration.directories.checkpoints
-            configuration.directories.runtime = try absolutePath(directories, "runtime") ?? configuration.directories.runtime
-            configuration.directories.containerLogs = try absolutePath(directories, "containerLogs")
-            try directories.finish(validKeys: ["workspaces", "checkpoints", "runtime", "containerLogs"])
+        if let directories = root.object("directories") {
+            configuration.directories.workspaces = absolutePath(directories, "workspaces") ?? configuration.directories.workspaces
+            configuration.directories.checkpoints = absolutePath(directories, "checkpoints") ?? configuration.directories.checkpoints
+            configuration.directories.runtime = absolutePath(directories, "runtime") ?? configuration.directories.runtime
+            configuration.directories.containerLogs = absolutePath(directories, "containerLogs")
+            directories.finish(validKeys: ["workspaces", "checkpoints", "runtime", "containerLogs"])
         }
 
-        if let workerID = try root.string("workerID") {
-            guard isValidWorkerID(workerID) else {
-                throw root.error("workerID", "\"\(workerID)\" is not valid; expected \(workerIDRule)")
+        if let workerID = root.string("workerID") {
+            if isValidWorkerID(workerID) {
+                configuration.workerID = workerID
+            } else {
+                root.report("workerID", "\"\(workerID)\" is not valid; expected \(workerIDRule)")
             }
-            configuration.workerID = workerID
         }
 
-        if let engine = try root.object("engine") {
-            configuration.engine.kind = try engine.choice("kind", EngineKind.self) ?? .auto
-            configuration.engine.path = try absolutePath(engine, "path")
-            configuration.engine.callTimeout = try engine.duration("callTimeout", in: .seconds(1)...(.minutes(30))) ?? configuration.engine.callTimeout
-            configuration.engine.extraRunFlags = try engine.strings("extraRunFlags") ?? []
+        if let engine = root.object("engine") {
+            configuration.engine.kind = engine.choice("kind", EngineKind.self) ?? .auto
+            configuration.engine.path = absolutePath(engine, "path")
+            configuration.engine.callTimeout = engine.duration("callTimeout", in: .seconds(1)...(.minutes(30))) ?? configuration.engine.callTimeout
+            configuration.engine.extraRunFlags = engine.strings("extraRunFlags") ?? []
             for (index, flag) in configuration.engine.extraRunFlags.enumerated() where !flag.hasPrefix("--") {
-                throw engine.error("extraRunFlags[\(index)]", "\"\(flag)\" is not a long flag; write each flag as --name=value in one string")
+                engine.report(
+                    "extraRunFlags", at: index, "\"\(flag)\" is not a long flag; write each flag as --name=value in one string")
             }
-            configuration.engine.passEnvironment = try engine.strings("passEnvironment") ?? configuration.engine.passEnvironment
-            configuration.engine.pullPolicy = try engine.choice("pullPolicy", PullPolicy.self) ?? configuration.engine.pullPolicy
-            try engine.finish(validKeys: ["kind", "path", "callTimeout", "extraRunFlags", "passEnvironment", "pullPolicy"])
+            configuration.engine.passEnvironment = engine.strings("passEnvironment") ?? configuration.engine.passEnvironment
+            configuration.engine.pullPolicy = engine.choice("pullPolicy", PullPolicy.self) ?? configuration.engine.pullPolicy
+            engine.finish(validKeys: ["kind", "path", "callTimeout", "extraRunFlags", "passEnvironment", "pullPolicy"])
         }
 
-        configuration.concurrency = try root.integer("concurrency", in: 1...1024) ?? configuration.concurrency
+        configuration.concurrency = root.integer("concurrency", in: 1...1024) ?? configuration.concurrency
 
-        if let defaultQueue = try root.object("defaultQueue") {
-            configuration.defaultQueue = try readQueue(defaultQueue, base: DaemonConfiguration.Queue(), allowZeroConcurrency: true)
+        if let defaultQueue = root.object("defaultQueue") {
+            configuration.defaultQueue = readQueue(defaultQueue, base: DaemonConfiguration.Queue(), allowZeroConcurrency: true)
         }
-        if let queues = try root.object("queues") {
+        if let queues = root.object("queues") {
             for name in queues.remainingKeys {
                 guard Self.queueName.matches(name) else {
-                    throw queues.error(name, "is not a valid queue name; expected 1 to 64 letters, digits, '.', '_' or '-'")
+                    queues.report(name, "\"\(name)\" is not a valid queue name; expected 1 to 64 letters, digits, '.', '_' or '-'")
+                    continue
                 }
-                guard let queue = try queues.object(name) else { continue }
-                configuration.queues[name] = try readQueue(queue, base: configuration.defaultQueue, allowZeroConcurrency: false)
+                guard let queue = queues.object(name) else { continue }
+                configuration.queues[name] = readQueue(queue, base: configuration.defaultQueue, allowZeroConcurrency: false)
             }
         }
 
-        configuration.leaseDuration = try root.duration("leaseDuration", in: .seconds(5)...(.hours(1))) ?? configuration.leaseDuration
-        configuration.heartbeatInterval = try root.duration("heartbeatInterval", in: TimeSpan(milliseconds: 100)...(.minutes(20))) ?? configuration.heartbeatInterval
-        guard configuration.heartbeatInterval.milliseconds * 2 <= configuration.leaseDuration.milliseconds else {
-            throw root.error("heartbeatInterval", "\(configuration.heartbeatInterval) must be at most half of leaseDuration (\(configuration.leaseDuration)), so a lease is renewed well before it expires")
+        configuration.leaseDuration = root.duration("leaseDuration", in: .seconds(5)...(.hours(1))) ?? configuration.leaseDuration
+        configuration.heartbeatInterval = root.duration("heartbeatInterval", in: TimeSpan(milliseconds: 100)...(.minutes(20))) ?? configuration.heartbeatInterval
+        if !root.hasProblem("leaseDuration"), !root.hasProblem("heartbeatInterval"),
+            configuration.heartbeatInterval.milliseconds * 2 > configuration.leaseDuration.milliseconds
+        {
+            root.report("heartbeatInterval", "\(configuration.heartbeatInterval) must be at most half of leaseDuration (\(configuration.leaseDuration)), so a lease is renewed well before it expires")
         }
-        configuration.pollInterval = try root.duration("pollInterval", in: TimeSpan(milliseconds: 50)...(.minutes(10))) ?? configuration.pollInterval
-        configuration.workspaceRetention = try root.duration("workspaceRetention", in: .seconds(0)...(.days(3650))) ?? configuration.workspaceRetention
+        configuration.pollInterval = root.duration("pollInterval", in: TimeSpan(milliseconds: 50)...(.minutes(10))) ?? configuration.pollInterval
+        configuration.workspaceRetention = root.duration("workspaceRetention", in: .seconds(0)...(.days(3650))) ?? configuration.workspaceRetention
 
-        if let shutdown = try root.object("shutdown") {
-            configuration.shutdown.mode = try shutdown.choice("mode", ShutdownMode.self) ?? .drain
-            configuration.shutdown.deadline = try shutdown.duration("deadline", in: .seconds(1)...(.hours(6))) ?? configuration.shutdown.deadline
-            try shutdown.finish(validKeys: ["mode", "deadline"])
-        }
-
-        configuration.secretsDirectory = try absolutePath(root, "secretsDirectory") ?? configuration.secretsDirectory
-
-        if let output = try root.object("output") {
-            configuration.output.maxLineBytes = try output.size("maxLineBytes", in: .kibibytes(1)...(.mebibytes(256))) ?? configuration.output.maxLineBytes
-            configuration.output.batchLines = try output.integer("batchLines", in: 1...100_000) ?? configuration.output.batchLines
-            configuration.output.batchInterval = try output.duration("batchInterval", in: TimeSpan(milliseconds: 1)...(.seconds(10))) ?? configuration.output.batchInterval
-            try output.finish(validKeys: ["maxLineBytes", "batchLines", "batchInterval"])
+        if let shutdown = root.object("shutdown") {
+            configuration.shutdown.mode = shutdown.choice("mode", ShutdownMode.self) ?? .drain
+            configuration.shutdown.deadline = shutdown.duration("deadline", in: .seconds(1)...(.hours(6))) ?? configuration.shutdown.deadline
+            shutdown.finish(validKeys: ["mode", "deadline"])
         }
 
-        if let checkpoints = try root.object("checkpoints") {
-            configuration.checkpoints.maxFileBytes = try checkpoints.size("maxFileBytes", in: .kibibytes(1)...(.gibibytes(16))) ?? configuration.checkpoints.maxFileBytes
-            configuration.checkpoints.maxJobBytes = try checkpoints.size("maxJobBytes", in: .kibibytes(1)...(.gibibytes(16 * 1024))) ?? configuration.checkpoints.maxJobBytes
-            guard configuration.checkpoints.maxJobBytes >= configuration.checkpoints.maxFileBytes else {
-                throw checkpoints.error("maxJobBytes", "\(configuration.checkpoints.maxJobBytes) is smaller than maxFileBytes \(configuration.checkpoints.maxFileBytes)")
+        configuration.secretsDirectory = absolutePath(root, "secretsDirectory") ?? configuration.secretsDirectory
+
+        if let output = root.object("output") {
+            configuration.output.maxLineBytes = output.size("maxLineBytes", in: .kibibytes(1)...(.mebibytes(256))) ?? configuration.output.maxLineBytes
+            configuration.output.batchLines = output.integer("batchLines", in: 1...100_000) ?? configuration.output.batchLines
+            configuration.output.batchInterval = output.duration("batchInterval", in: TimeSpan(milliseconds: 1)...(.seconds(10))) ?? configuration.output.batchInterval
+            output.finish(validKeys: ["maxLineBytes", "batchLines", "batchInterval"])
+        }
+
+        if let checkpoints = root.object("checkpoints") {
+            configuration.checkpoints.maxFileBytes = checkpoints.size("maxFileBytes", in: .kibibytes(1)...(.gibibytes(16))) ?? configuration.checkpoints.maxFileBytes
+            configuration.checkpoints.maxJobBytes = checkpoints.size("maxJobBytes", in: .kibibytes(1)...(.gibibytes(16 * 1024))) ?? configuration.checkpoints.maxJobBytes
+            if !checkpoints.hasProblem("maxFileBytes"), !checkpoints.hasProblem("maxJobBytes"),
+                configuration.checkpoints.maxJobBytes < configuration.checkpoints.maxFileBytes
+            {
+                checkpoints.report("maxJobBytes", "\(configuration.checkpoints.maxJobBytes) is smaller than maxFileBytes \(configuration.checkpoints.maxFileBytes)")
             }
-            try checkpoints.finish(validKeys: ["maxFileBytes", "maxJobBytes"])
+            checkpoints.finish(validKeys: ["maxFileBytes", "maxJobBytes"])
         }
 
-        if let metrics = try root.object("metrics") {
-            configuration.metrics.path = try absolutePath(metrics, "path")
-            configuration.metrics.interval = try metrics.duration("interval", in: .seconds(1)...(.hours(1))) ?? configuration.metrics.interval
-            try metrics.finish(validKeys: ["path", "interval"])
+        if let metrics = root.object("metrics") {
+            configuration.metrics.path = absolutePath(metrics, "path")
+            configuration.metrics.interval = metrics.duration("interval", in: .seconds(1)...(.hours(1))) ?? configuration.metrics.interval
+            metrics.finish(validKeys: ["path", "interval"])
         }
 
-        configuration.logLevel = try root.choice("logLevel", LogLevel.self) ?? configuration.logLevel
+        configuration.logLevel = root.choice("logLevel", LogLevel.self) ?? configuration.logLevel
 
-        try root.finish(validKeys: [
+        root.finish(validKeys: [
             "database", "directories", "workerID", "engine", "concurrency", "defaultQueue", "queues", "leaseDuration",
             "heartbeatInterval", "pollInterval", "workspaceRetention", "shutdown", "secretsDirectory", "output", "checkpoints", "metrics", "logLevel",
         ])
@@ -166,56 +200,59 @@ extension DaemonConfiguration {
         workerIDPattern.matches(id)
     }
 
-    private static func readQueue(_ object: ConfigurationObject, base: Queue, allowZeroConcurrency: Bool) throws -> Queue {
+    private static func readQueue(_ object: ConfigurationObject, base: Queue, allowZeroConcurrency: Bool) -> Queue {
         var queue = base
-        queue.concurrency = try object.integer("concurrency", in: (allowZeroConcurrency ? 0 : 1)...1024) ?? queue.concurrency
-        if let network = try object.string("network") {
-            guard Self.networkName.matches(network) else {
-                throw object.error("network", "\"\(network)\" is not a network name; use none or the name of an engine network")
+        queue.concurrency = object.integer("concurrency", in: (allowZeroConcurrency ? 0 : 1)...1024) ?? queue.concurrency
+        if let network = object.string("network") {
+            if Self.networkName.matches(network) {
+                queue.network = network
+            } else {
+                object.report("network", "\"\(network)\" is not a network name; use none or the name of an engine network")
             }
-            queue.network = network
         }
-        if let user = try object.string("user") {
+        if let user = object.string("user") {
             let parts = user.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count <= 2, parts.allSatisfy({ userPart.matches(String($0)) }) else {
-                throw object.error("user", "\"\(user)\" is not valid; expected USER, UID or UID:GID such as 65534:65534")
+            if parts.count <= 2, parts.allSatisfy({ userPart.matches(String($0)) }) {
+                queue.user = user
+            } else {
+                object.report("user", "\"\(user)\" is not valid; expected USER, UID or UID:GID such as 65534:65534")
             }
-            queue.user = user
         }
-        queue.memory = try object.size("memory", in: JobSpec.Bounds.memory) ?? queue.memory
-        queue.cpus = try object.number("cpus", in: JobSpec.Bounds.cpus) ?? queue.cpus
-        queue.pids = try object.integer("pids", in: JobSpec.Bounds.pids) ?? queue.pids
-        queue.timeout = try object.duration("timeout", in: JobSpec.Bounds.timeout) ?? queue.timeout
-        queue.workspaceDisk = try object.size("workspaceDisk", in: JobSpec.Bounds.workspaceDisk) ?? queue.workspaceDisk
-        queue.maxOutputBytes = try object.size("maxOutputBytes", in: JobSpec.Bounds.maxOutputBytes) ?? queue.maxOutputBytes
-        queue.tmpfsSize = try object.size("tmpfsSize", in: .mebibytes(1)...(.gibibytes(64))) ?? queue.tmpfsSize
-        queue.nofile = try object.integer("nofile", in: 16...1_048_576) ?? queue.nofile
-        queue.readOnlyRoot = try object.bool("readOnlyRoot") ?? queue.readOnlyRoot
-        queue.stopGrace = try object.duration("stopGrace", in: .zero...(.minutes(30))) ?? queue.stopGrace
+        queue.memory = object.size("memory", in: JobSpec.Bounds.memory) ?? queue.memory
+        queue.cpus = object.number("cpus", in: JobSpec.Bounds.cpus) ?? queue.cpus
+        queue.pids = object.integer("pids", in: JobSpec.Bounds.pids) ?? queue.pids
+        queue.timeout = object.duration("timeout", in: JobSpec.Bounds.timeout) ?? queue.timeout
+        queue.workspaceDisk = object.size("workspaceDisk", in: JobSpec.Bounds.workspaceDisk) ?? queue.workspaceDisk
+        queue.maxOutputBytes = object.size("maxOutputBytes", in: JobSpec.Bounds.maxOutputBytes) ?? queue.maxOutputBytes
+        queue.tmpfsSize = object.size("tmpfsSize", in: .mebibytes(1)...(.gibibytes(64))) ?? queue.tmpfsSize
+        queue.nofile = object.integer("nofile", in: 16...1_048_576) ?? queue.nofile
+        queue.readOnlyRoot = object.bool("readOnlyRoot") ?? queue.readOnlyRoot
+        queue.stopGrace = object.duration("stopGrace", in: .zero...(.minutes(30))) ?? queue.stopGrace
 
-        if let retry = try object.object("retry") {
-            queue.retry.maxAttempts = try retry.integer("maxAttempts", in: JobSpec.Bounds.maxAttempts) ?? queue.retry.maxAttempts
-            queue.retry.initialDelay = try retry.duration("initialDelay", in: JobSpec.Bounds.retryDelay) ?? queue.retry.initialDelay
-            queue.retry.maxDelay = try retry.duration("maxDelay", in: JobSpec.Bounds.retryDelay) ?? queue.retry.maxDelay
-            queue.retry.multiplier = try retry.number("multiplier", in: JobSpec.Bounds.multiplier) ?? queue.retry.multiplier
-            queue.retry.jitter = try retry.number("jitter", in: JobSpec.Bounds.jitter) ?? queue.retry.jitter
-            guard queue.retry.maxDelay >= queue.retry.initialDelay else {
-                throw retry.error("maxDelay", "\(queue.retry.maxDelay) is shorter than initialDelay \(queue.retry.initialDelay)")
+        if let retry = object.object("retry") {
+            queue.retry.maxAttempts = retry.integer("maxAttempts", in: JobSpec.Bounds.maxAttempts) ?? queue.retry.maxAttempts
+            queue.retry.initialDelay = retry.duration("initialDelay", in: JobSpec.Bounds.retryDelay) ?? queue.retry.initialDelay
+            queue.retry.maxDelay = retry.duration("maxDelay", in: JobSpec.Bounds.retryDelay) ?? queue.retry.maxDelay
+            queue.retry.multiplier = retry.number("multiplier", in: JobSpec.Bounds.multiplier) ?? queue.retry.multiplier
+            queue.retry.jitter = retry.number("jitter", in: JobSpec.Bounds.jitter) ?? queue.retry.jitter
+            if !retry.hasProblem("initialDelay"), !retry.hasProblem("maxDelay"), queue.retry.maxDelay < queue.retry.initialDelay {
+                retry.report("maxDelay", "\(queue.retry.maxDelay) is shorter than initialDelay \(queue.retry.initialDelay)")
             }
-            try retry.finish(validKeys: ["maxAttempts", "initialDelay", "maxDelay", "multiplier", "jitter"])
+            retry.finish(validKeys: ["maxAttempts", "initialDelay", "maxDelay", "multiplier", "jitter"])
         }
 
-        try object.finish(validKeys: [
+        object.finish(validKeys: [
             "concurrency", "network", "user", "memory", "cpus", "pids", "timeout", "workspaceDisk", "maxOutputBytes",
             "tmpfsSize", "nofile", "readOnlyRoot", "stopGrace", "retry",
         ])
         return queue
     }
 
-    private static func absolutePath(_ object: ConfigurationObject, _ key: String) throws -> String? {
-        guard let path = try object.string(key) else { return nil }
+    private static func absolutePath(_ object: ConfigurationObject, _ key: String) -> String? {
+        guard let path = object.string(key) else { return nil }
         guard path.hasPrefix("/"), !path.contains("\0") else {
-            throw object.error(key, "\"\(path)\" is not an absolute path; expected a path starting with /")
+            object.report(key, "\"\(path)\" is not an absolute path; expected a path starting with /")
+            return nil
         }
         return path
     }

@@ -1,9 +1,12 @@
-/// Finds where a JSON5 text stops being valid, for error messages.
+import Foundation
+
+/// Finds where a JSON5 text stops being valid, and where each key is, for error messages.
 ///
-/// Foundation's JSON5 reader reports only that a text is invalid, and an
-/// operator with a long configuration file needs the line. This checks the
-/// syntax alone and builds no values. It runs only after the reader has
-/// failed, and when it finds nothing the caller keeps the reader's message.
+/// Foundation's JSON5 reader reports only that a text is invalid, and its
+/// values carry no positions, but an operator with a long configuration file
+/// needs the line. This checks the syntax alone and builds no values. It runs
+/// only after the reader has failed or a value was rejected. When it finds no
+/// syntax error, the caller keeps the reader's message.
 struct JSON5SyntaxLocator {
     /// The first syntax error: a 1-based line and column, and what was expected.
     struct Problem: Error, Equatable, CustomStringConvertible {
@@ -16,6 +19,10 @@ struct JSON5SyntaxLocator {
 
     private let bytes: [UInt8]
     private var position = 0
+    /// The key path of the value being read.
+    private var path = ConfigurationKeyPath()
+    /// The offset of each key, and of each array element, seen so far.
+    private var offsets: [ConfigurationKeyPath: Int] = [:]
 
     private init(_ bytes: [UInt8]) {
         self.bytes = bytes
@@ -37,6 +44,21 @@ struct JSON5SyntaxLocator {
         }
     }
 
+    /// Returns the byte offset of every key in `bytes`, and of every array
+    /// element, by key path.
+    ///
+    /// A key that appears twice in one object keeps the offset of its first
+    /// appearance, because Foundation's reader keeps the first value (checked
+    /// with Swift 6.3's Foundation). After a syntax error the map holds only the keys before it.
+    static func keyOffsets(in bytes: [UInt8]) -> [ConfigurationKeyPath: Int] {
+        var locator = JSON5SyntaxLocator(bytes)
+        do throws(Problem) {
+            try locator.skipSpaceAndComments()
+            try locator.value(depth: 0)
+        } catch {}
+        return locator.offsets
+    }
+
     // MARK: Values
 
     private mutating func value(depth: Int) throws(Problem) {
@@ -47,15 +69,18 @@ struct JSON5SyntaxLocator {
         switch bytes[position] {
         case UInt8(ascii: "{"):
             try container(closing: UInt8(ascii: "}"), depth: depth) { locator throws(Problem) in
-                try locator.key()
+                let keyStart = locator.position
+                let key = try locator.key()
                 try locator.skipSpaceAndComments()
                 guard locator.consume(UInt8(ascii: ":")) else { throw locator.problem("expected ':' after the key, found \(locator.current)") }
                 try locator.skipSpaceAndComments()
-                try locator.value(depth: depth + 1)
+                try locator.element(at: locator.path.appending(key), start: keyStart, depth: depth)
             }
         case UInt8(ascii: "["):
+            var index = 0
             try container(closing: UInt8(ascii: "]"), depth: depth) { locator throws(Problem) in
-                try locator.value(depth: depth + 1)
+                try locator.element(at: locator.path.appending(index: index), start: locator.position, depth: depth)
+                index += 1
             }
         case UInt8(ascii: "\""), UInt8(ascii: "'"):
             try string()
@@ -66,6 +91,18 @@ struct JSON5SyntaxLocator {
         default:
             try number()
         }
+    }
+
+    /// Reads the value of a key or an array element whose path is `elementPath`
+    /// and whose key (or value, in an array) starts at `start`.
+    private mutating func element(at elementPath: ConfigurationKeyPath, start: Int, depth: Int) throws(Problem) {
+        if offsets[elementPath] == nil {
+            offsets[elementPath] = start
+        }
+        let outer = path
+        path = elementPath
+        try value(depth: depth + 1)
+        path = outer
     }
 
     /// Reads `{…}` or `[…]`: elements separated by commas, with an optional trailing comma.
@@ -90,17 +127,26 @@ struct JSON5SyntaxLocator {
         }
     }
 
-    private mutating func key() throws(Problem) {
+    /// Reads a key and returns its name as Foundation's reader decodes it.
+    private mutating func key() throws(Problem) -> String {
         guard position < bytes.count else { throw problem("expected a key, found the end of the file") }
+        let start = position
         if bytes[position] == UInt8(ascii: "\"") || bytes[position] == UInt8(ascii: "'") {
             try string()
-            return
+            let quoted = bytes[start..<position]
+            guard quoted.contains(UInt8(ascii: "\\")) else {
+                return String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)
+            }
+            // Escapes are decoded by the same reader that decoded the document, so the names match.
+            let decoder = JSONDecoder()
+            decoder.allowsJSON5 = true
+            return (try? decoder.decode(String.self, from: Data(quoted))) ?? String(decoding: quoted, as: UTF8.self)
         }
-        let start = position
         while position < bytes.count, Self.isIdentifierByte(bytes[position], first: position == start) {
             position += 1
         }
         guard position > start else { throw problem("expected a key, found \(current)") }
+        return String(decoding: bytes[start..<position], as: UTF8.self)
     }
 
     private mutating func string() throws(Problem) {
@@ -226,17 +272,18 @@ struct JSON5SyntaxLocator {
     }
 
     private func problem(_ message: String, at offset: Int? = nil) -> Problem {
-        let (line, column) = lineAndColumn(of: offset ?? position)
+        let (line, column) = Self.lineAndColumn(of: offset ?? position, in: bytes)
         return Problem(line: line, column: column, message: message)
     }
 
     private func place(of offset: Int) -> String {
-        let (line, column) = lineAndColumn(of: offset)
+        let (line, column) = Self.lineAndColumn(of: offset, in: bytes)
         return "line \(line), column \(column)"
     }
 
-    /// Columns count characters, not bytes, so they match what an editor shows.
-    private func lineAndColumn(of offset: Int) -> (Int, Int) {
+    /// Returns the 1-based line and column of the byte at `offset`. Columns
+    /// count characters, not bytes, so they match what an editor shows.
+    static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
         var line = 1
         var column = 1
         for byte in bytes[..<min(offset, bytes.count)] {
