@@ -79,7 +79,7 @@ struct DoctorTests {
 
         #expect(result.status == 1, "\(result)")
         let checks = Self.lines(result)
-        #expect(checks.first?.hasPrefix("FAIL  configuration: \(sandbox.configurationPath): metrics.interval: ") == true, "\(result)")
+        #expect(checks.first?.hasPrefix("FAIL  configuration: \(sandbox.configurationPath):1:14: metrics.interval: ") == true, "\(result)")
     }
 
     @Test("file that is not a database")
