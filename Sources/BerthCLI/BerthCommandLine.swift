@@ -166,7 +166,8 @@ public enum BerthCommandLine {
             Every command accepts --help. Commands that print records accept --json for
             scripts (one JSON object per line for lists). Exit status: 0 on success,
             1 on a failure such as an unknown job id, 64 on a usage error or an invalid
-            job spec, 75 when `berth wait --timeout` gives up on unfinished jobs.
+            job spec, 75 when `berth wait --timeout` gives up on unfinished jobs, 78
+            when `berth daemon` finds its configuration invalid.
             The database is --db PATH, else $BERTH_DB, else /var/lib/berth/berth.db for
             root or ~/.local/state/berth/berth.db (under $XDG_STATE_HOME when set).
             """

@@ -96,6 +96,7 @@ final class CommandContext {
             throw CommandFailure(
                 "no database at \(databasePath); check --db and $BERTH_DB, or create it with berth submit or by starting berth daemon")
         }
+        let isNew = !FileManager.default.fileExists(atPath: databasePath)
         var options = DatabaseOptions(path: databasePath)
         options.busyTimeout = try busyTimeout()
         let store: JobStore
@@ -106,6 +107,10 @@ final class CommandContext {
             store = try JobStore(options: options)
         }
         openedStore = store
+        if isNew {
+            // A mistyped --db would otherwise send jobs where no daemon looks.
+            printError("berth: created a new database at \(databasePath); a daemon runs these jobs only with the same database path")
+        }
         return store
     }
 

@@ -71,13 +71,26 @@ enum Format {
         text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
     }
 
-    /// Replaces control characters so that stored text cannot move the terminal's cursor.
+    /// Escapes control characters, as `\n`, `\r`, `\t` or `\xNN`, so that stored
+    /// text cannot move the terminal's cursor and a multi-line command stays on one line.
     /// Output lines keep their tabs, which are harmless on a terminal but would break a table's columns.
     static func printable(_ text: String, keepingTabs: Bool = false) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
-            let keep = keepingTabs && scalar == "\t"
-            return !keep && (scalar.value < 0x20 || scalar.value == 0x7f) ? "\u{FFFD}" : scalar
-        }))
+        var printable = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard scalar.value < 0x20 || scalar.value == 0x7f, !(keepingTabs && scalar == "\t") else {
+                printable.append(scalar)
+                continue
+            }
+            let escape: String
+            switch scalar {
+            case "\n": escape = "\\n"
+            case "\r": escape = "\\r"
+            case "\t": escape = "\\t"
+            default: escape = "\\x" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+            printable.append(contentsOf: escape.unicodeScalars)
+        }
+        return String(printable)
     }
 }
 
@@ -182,5 +195,12 @@ func jobIDs(_ positionals: [String], command: String) throws -> [Int64] {
             throw UsageError("\(text) is not a job id; ids are positive integers as printed by `berth submit` and `berth ls`", command: command)
         }
         return id
+    }
+}
+
+extension String {
+    /// The string with zeros in front up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -32,6 +32,21 @@ struct DatabaseFileTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
     }
 
+    /// A submit that creates the database says so, because a mistyped path
+    /// would otherwise queue jobs where no daemon looks.
+    @Test("submit reports a new database once")
+    func newDatabaseReported() throws {
+        let sandbox = try Sandbox()
+        let first = try sandbox.run(["submit", "--image", "alpine:3.20", "--", "true"])
+        let second = try sandbox.run(["submit", "--image", "alpine:3.20", "--", "true"])
+
+        #expect(first.status == 0)
+        #expect(first.standardOutput == "1\n")
+        #expect(first.standardError == "berth: created a new database at \(sandbox.databasePath); a daemon runs these jobs only with the same database path\n")
+        #expect(second.status == 0)
+        #expect(second.standardError == "")
+    }
+
     /// Only submit creates a database, so a mistyped path is noticed.
     @Test("missing database not created by readers", arguments: [["ls"], ["stats"], ["show", "1"], ["workers"], ["cancel", "1"]])
     func missingDatabaseNotCreated(arguments: [String]) throws {

@@ -112,7 +112,7 @@ struct HelpTests {
         #expect(result.standardOutput == """
             Usage: berth cancel ID...
 
-            Cancel jobs; a running job is stopped by its worker at the next heartbeat.
+            Cancel jobs; a running job's worker stops it at once on this host, or at its next poll on another host.
 
             Options:
               --db PATH  Job database file. Defaults to $BERTH_DB, then /var/lib/berth/berth.db for root or ~/.local/state/berth/berth.db.

@@ -163,6 +163,22 @@ struct SubmitAndListTests {
         #expect(rerunningObject?["outcome"] == nil)
     }
 
+    /// A multi-line shell script stays on one line of the table, with its
+    /// newlines escaped as in a shell string.
+    @Test("ls escapes newlines in commands")
+    func commandNewlinesEscaped() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit(command: ["sh", "-c", "a\nb"])
+
+        let listed = try sandbox.run(["ls"])
+        #expect(listed.status == 0)
+        #expect(listed.standardOutput.contains("sh -c a\\nb"), "\(listed.standardOutput)")
+        #expect(!listed.standardOutput.contains("\u{FFFD}"))
+
+        let shown = try sandbox.run(["show", "\(id)"])
+        #expect(shown.standardOutput.contains("a\\nb"), "\(shown.standardOutput)")
+    }
+
     /// Stored output may hold control characters: a tab is printed as it is,
     /// an escape sequence is defused.
     @Test("events keep tabs and defuse escapes")
@@ -177,7 +193,7 @@ struct SubmitAndListTests {
 
         let result = try sandbox.run(["events", "\(id)"])
         #expect(result.status == 0)
-        #expect(result.standardOutput.hasSuffix("a\tb\u{FFFD}[2J\n"), "\(result.standardOutput)")
+        #expect(result.standardOutput.hasSuffix("a\tb\\x1B[2J\n"), "\(result.standardOutput)")
     }
 
     @Test("ls limit")

@@ -72,7 +72,7 @@ struct ListCommand: Command {
         }
         context.print(table.render())
         if jobs.contains(where: \.cancelRequested) {
-            context.print("* cancel requested; the worker stops the job at its next heartbeat")
+            context.print("* cancel requested; the worker stops the job at once on its host, or at its next poll from another host")
         }
     }
 }

@@ -34,14 +34,14 @@ extension JobActionCommand {
 
 struct CancelCommand: JobActionCommand {
     let name = "cancel"
-    let summary = "Cancel jobs; a running job is stopped by its worker at the next heartbeat."
+    let summary = "Cancel jobs; a running job's worker stops it at once on this host, or at its next poll on another host."
 
     func apply(to id: Int64, store: JobStore, now: Int64) throws -> String {
         switch try store.cancel(id: id, now: now) {
         case .cancelled:
             "job \(id) cancelled"
         case .requested:
-            "job \(id) is running; cancel requested, its worker stops the container at the next heartbeat"
+            "job \(id) is running; cancel requested, its worker stops the container at once on this host, or at its next poll on another host"
         }
     }
 }
