@@ -92,6 +92,11 @@ final class CommandContext {
     /// with SQLite's read-only error.
     func store(creatingDatabase: Bool = false) throws -> JobStore {
         if let openedStore { return openedStore }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: databasePath, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CommandFailure(
+                "\(databasePath) is a directory; give --db (or $BERTH_DB) the path of the database file, such as \(databasePath)/berth.db")
+        }
         if !creatingDatabase, !FileManager.default.fileExists(atPath: databasePath) {
             throw CommandFailure(
                 "no database at \(databasePath); check --db and $BERTH_DB, or create it with berth submit or by starting berth daemon")
@@ -127,6 +132,14 @@ final class CommandContext {
     }
 
     func now() -> Int64 { Clock.nowMilliseconds() }
+
+    /// Explains why `text` is not a duration, for an option's error message;
+    /// `examples` lists valid ones, such as "30s or 10m".
+    static func durationMistake(_ text: String, examples: String) -> String {
+        text.trimmingCharacters(in: .whitespaces).hasPrefix("-")
+            ? "a duration cannot be negative; use one such as \(examples)"
+            : "expected a duration with a unit, such as \(examples)"
+    }
 
     /// Tells daemons on this host that the job table changed; daemons on
     /// other hosts notice at their next poll.

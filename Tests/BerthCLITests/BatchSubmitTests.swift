@@ -6,6 +6,22 @@ struct BatchSubmitTests {
         "{\"image\":\"alpine:3.20\",\"command\":[\"echo\",\"\(tag)\"]\(extra)}"
     }
 
+    /// A batch path that names no readable file says why, and stores nothing.
+    @Test("unreadable batch paths explained")
+    func unreadableBatchPaths() throws {
+        let sandbox = try Sandbox()
+        let missing = sandbox.directory.appendingPathComponent("missing.jsonl").path
+
+        let directoryResult = try sandbox.run(["submit", "--file", sandbox.directory.path])
+        let missingResult = try sandbox.run(["submit", "--file", missing])
+
+        #expect(directoryResult.status == 1)
+        #expect(directoryResult.standardError.contains("\(sandbox.directory.path): it is a directory; give a file with one JSON job spec per line"))
+        #expect(missingResult.status == 1)
+        #expect(missingResult.standardError.contains("\(missing): no such file; check the path"))
+        #expect(try sandbox.listJobs().isEmpty)
+    }
+
     @Test("bad lines reported by number")
     func badLinesReported() throws {
         let sandbox = try Sandbox()

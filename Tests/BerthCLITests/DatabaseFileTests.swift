@@ -32,6 +32,20 @@ struct DatabaseFileTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
     }
 
+    /// A directory given as the database is named as the mistake, with the fix.
+    @Test("directory as database explained")
+    func directoryAsDatabase() throws {
+        let sandbox = try Sandbox()
+        let directory = sandbox.directory.path
+
+        for arguments in [["ls"], ["submit", "--image", "alpine:3.20", "--", "true"]] {
+            let result = try sandbox.run(arguments, database: directory)
+
+            #expect(result.status == 1)
+            #expect(result.standardError.contains("\(directory) is a directory; give --db (or $BERTH_DB) the path of the database file, such as \(directory)/berth.db"), "\(result.standardError)")
+        }
+    }
+
     /// A submit that creates the database says so, because a mistyped path
     /// would otherwise queue jobs where no daemon looks.
     @Test("submit reports a new database once")

@@ -23,6 +23,17 @@ struct WaitTests {
         #expect(result.standardError == "")
     }
 
+    @Test("negative timeout named as such")
+    func negativeTimeout() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+
+        let result = try sandbox.run(["wait", "--timeout", "-5s", "\(id)"])
+
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("--timeout -5s: a duration cannot be negative"), "\(result.standardError)")
+    }
+
     @Test("dead job exits 1")
     func deadJob() throws {
         let sandbox = try Sandbox()

@@ -24,7 +24,7 @@ struct PruneCommand: Command {
             throw UsageError("--older-than is required, such as --older-than 7d", command: name)
         }
         guard let olderThan = TimeSpan(parsing: olderThanText) else {
-            throw UsageError("--older-than \(olderThanText): expected a duration with a unit, such as 7d or 12h", command: name)
+            throw UsageError("--older-than \(olderThanText): \(CommandContext.durationMistake(olderThanText, examples: "7d or 12h"))", command: name)
         }
         var batchSize = 500
         if let text = arguments.value("batch-size") {

@@ -121,13 +121,26 @@ struct SubmitCommand: Command {
 
     /// Validates every line, reports every invalid one, and stores all or nothing.
     private func submitBatch(path: String, json: Bool, context: CommandContext) throws {
+        if path != "-" {
+            var status = stat()
+            guard stat(path, &status) == 0 else {
+                let reason = errno == ENOENT ? "no such file; check the path, or give - to read standard input" : String(cString: strerror(errno))
+                throw CommandFailure("cannot read \(path): \(reason)")
+            }
+            if status.st_mode & S_IFMT == S_IFDIR {
+                throw CommandFailure("cannot read \(path): it is a directory; give a file with one JSON job spec per line, or - for standard input")
+            }
+        }
         let data: Data
         do {
             data = path == "-"
                 ? FileHandle.standardInput.readDataToEndOfFile()
                 : try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw CommandFailure("cannot read \(path): \(error.localizedDescription)")
+            // Foundation's own text for a read error does not name the cause; the system error does.
+            let cause = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)
+                .map { String(cString: strerror(Int32($0.code))) } ?? error.localizedDescription
+            throw CommandFailure("cannot read \(path): \(cause)")
         }
 
         var specs: [JobSpec] = []
@@ -233,7 +246,7 @@ struct SubmitCommand: Command {
 
     private func duration(_ value: String, option: String) throws -> TimeSpan {
         guard let span = TimeSpan(parsing: value) else {
-            throw UsageError("--\(option) \(value): expected a duration with a unit, such as 30s, 15m or 1h30m", command: name)
+            throw UsageError("--\(option) \(value): \(CommandContext.durationMistake(value, examples: "30s, 15m or 1h30m"))", command: name)
         }
         return span
     }

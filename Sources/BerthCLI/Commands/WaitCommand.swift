@@ -24,7 +24,7 @@ struct WaitCommand: Command {
         let ids = try jobIDs(arguments.positionals, command: name)
         let timeout = try arguments.value("timeout").map { text in
             guard let span = TimeSpan(parsing: text) else {
-                throw UsageError("--timeout \(text): expected a duration with a unit, such as 30s or 10m", command: name)
+                throw UsageError("--timeout \(text): \(CommandContext.durationMistake(text, examples: "30s or 10m"))", command: name)
             }
             return span
         }
