@@ -98,7 +98,7 @@ public struct IllegalTransition: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         let allowed = transition.sources.map(\.rawValue).sorted().joined(separator: ", ")
-        return "cannot \(transition.rawValue) a job that is \(state.rawValue); allowed from: \(allowed)"
+        return "cannot \(transition.rawValue) a job in state \(state.rawValue); allowed from: \(allowed)"
     }
 }
 

@@ -99,7 +99,7 @@ public struct RetryPolicy: Hashable, Sendable {
             return .bury(reason: "exit code \(exitCode) is listed in neverRetryExitCodes")
         }
         if attemptsUsed >= maxAttempts {
-            return .bury(reason: "all \(maxAttempts) attempts used")
+            return .bury(reason: maxAttempts == 1 ? "its only attempt used" : "all \(maxAttempts) attempts used")
         }
         return .retry(after: delay(afterAttempt: attemptsUsed, unitRandom: unitRandom))
     }

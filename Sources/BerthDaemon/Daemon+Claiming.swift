@@ -61,7 +61,9 @@ extension Daemon {
 
     func start(_ runner: AttemptRunner, _ start: AttemptRunner.Start) {
         metrics.recordClaim(queue: runner.job.queue)
-        logger.info("claimed job", [(.jobID, "\(runner.lease.jobID)"), (.attempt, "\(runner.lease.attempt)"), (.queue, runner.job.queue)])
+        logger.info("claimed job", [
+            (.jobID, "\(runner.lease.jobID)"), (.attempt, "\(runner.lease.attempt)"), (.queue, runner.job.queue), (.workerID, workerID),
+        ])
         adoptFinished(runner) { await runner.run(start) }
     }
 

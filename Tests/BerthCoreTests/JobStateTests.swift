@@ -77,7 +77,7 @@ struct JobStateTests {
     @Test func illegalTransitionMessage() {
         let error = IllegalTransition(transition: .claim, state: .held)
 
-        #expect(error.description == "cannot claim a job that is held; allowed from: failed, queued")
+        #expect(error.description == "cannot claim a job in state held; allowed from: failed, queued")
     }
 
     @Test func finishedStatesLeaveOnlyByRetryOrResume() {

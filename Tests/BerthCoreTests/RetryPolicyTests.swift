@@ -177,7 +177,7 @@ struct RetryPolicyTests {
         let once = policy(maxAttempts: 1)
         let decision = once.decide(outcome: .lost, exitCode: nil, attemptsUsed: 1, unitRandom: 0)
 
-        #expect(decision == .bury(reason: "all 1 attempts used"))
+        #expect(decision == .bury(reason: "its only attempt used"))
     }
 
     @Test(.timeLimit(.minutes(1)))

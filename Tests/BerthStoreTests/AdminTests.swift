@@ -123,7 +123,7 @@ final class AdminTests {
     @Test func illegalTransitionMessage() {
         let error = StoreError.illegalTransition(jobID: 3, IllegalTransition(transition: .approve, state: .queued))
 
-        #expect(error.description == "job 3: cannot approve a job that is queued; allowed from: held")
+        #expect(error.description == "job 3: cannot approve a job in state queued; allowed from: held")
     }
 
     @Test func cancelledRunningJobFinishes() throws {

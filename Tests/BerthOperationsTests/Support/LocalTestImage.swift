@@ -30,14 +30,7 @@ enum LocalTestImage {
     }
 
     private static func run(_ executable: String, _ arguments: [String], _ environment: [String: String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        let process = try Spawned([executable] + arguments, environment: environment, outputDirectory: NSTemporaryDirectory())
+        return try process.waitBlocking().status
     }
 }

@@ -32,14 +32,13 @@ final class OperationsSandbox: @unchecked Sendable {
     }
 
     deinit {
-        let podman = Self.podmanPath
-        if let podman {
-            let remove = Process()
-            remove.executableURL = URL(fileURLWithPath: "/bin/sh")
-            remove.arguments = ["-c", "\(podman) ps -aq --filter label=berth.worker=\(workerID) | xargs -r \(podman) rm -f -t 0 >/dev/null 2>&1"]
-            remove.environment = environment
-            try? remove.run()
-            remove.waitUntilExit()
+        // Spawned and waitid rather than Foundation's Process, whose
+        // waitUntilExit once missed the exit and hung the whole test run.
+        if let podman = Self.podmanPath {
+            let remove = try? Spawned(
+                ["/bin/sh", "-c", "\(podman) ps -aq --filter label=berth.worker=\(workerID) | xargs -r \(podman) rm -f -t 0"],
+                environment: environment, outputDirectory: directory)
+            _ = try? remove?.waitBlocking()
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -95,12 +94,9 @@ final class OperationsSandbox: @unchecked Sendable {
         let held = try await berth(["submit", "--hold", "--queue", "parked", "--image", Self.imageName, "--", "true"])
         guard held.status == 0 else { throw OperationsTestError("submit failed: \(held)") }
         let base = Int64.random(in: 100_000...90_000_000)
-        let update = Process()
-        update.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        update.arguments = [databasePath, "UPDATE jobs SET id = \(base) WHERE id = 1"]
-        try update.run()
-        update.waitUntilExit()
-        guard update.terminationStatus == 0 else { throw OperationsTestError("sqlite3 could not move the first job id (install sqlite3)") }
+        let update = try await Spawned.run(
+            ["/usr/bin/sqlite3", databasePath, "UPDATE jobs SET id = \(base) WHERE id = 1"], environment: environment, outputDirectory: directory)
+        guard update.status == 0 else { throw OperationsTestError("sqlite3 could not move the first job id (install sqlite3): \(update)") }
     }
 
     /// Runs `berth ARGUMENTS` against this sandbox's database and returns when it exits.

@@ -104,6 +104,19 @@ final class Spawned: @unchecked Sendable {
         }
     }
 
+    /// Waits for the exit, blocking the calling thread, for code that cannot await
+    /// and runs commands that end on their own.
+    func waitBlocking() throws -> Finished {
+        while true {
+            if let finished = try poll() { return finished }
+            // Waits without reaping, so that `poll` reaps and reads the output.
+            var info = siginfo_t()
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0, errno != EINTR {
+                throw OperationsTestError("waitid failed: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     /// Kills the process unless it was already reaped; a reaped pid may belong to another process by now.
     func killAndReap() {
         guard reaped == nil else { return }
