@@ -199,7 +199,7 @@ func jobIDs(_ positionals: [String], command: String) throws -> [Int64] {
 }
 
 extension String {
-    /// The string with zeros in front up to `width` characters.
+    /// Returns the string with zeros in front, up to `width` characters.
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
