@@ -77,7 +77,10 @@ extension PodmanScenarios {
             let finished = try #require(try sandbox.attempts(id).first)
             #expect(finished.outcome == .timedOut)
             let runTime = try #require(finished.finishedAt) - (try #require(attempt.startedAt))
-            #expect(runTime >= 5000, "ran \(runTime) ms")
+            // The adopting daemon counts from the container's own start, which
+            // comes up to the time that `run --detach` takes to return before
+            // the start the first daemon recorded.
+            #expect(runTime >= 4700, "ran \(runTime) ms")
             #expect(runTime < 6500, "ran \(runTime) ms")
         }
 

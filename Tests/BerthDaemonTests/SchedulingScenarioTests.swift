@@ -56,17 +56,18 @@ extension PodmanScenarios {
             let waited = try await sandbox.berth(["wait", "--timeout", "60s"] + ids.map(String.init))
             #expect(waited.status == 0, "\(waited)")
 
+            // The remover deletes the attempt directories after the containers.
+            let attemptsRoot = sandbox.directory.appendingPathComponent("containers").path
             let deadline = ContinuousClock.now + .seconds(3)
             var left = try await sandbox.containers(ofWorker: daemon.workerID)
-            while !left.isEmpty, ContinuousClock.now < deadline {
+            var attemptDirectories = try FileManager.default.contentsOfDirectory(atPath: attemptsRoot)
+            while !(left.isEmpty && attemptDirectories.isEmpty), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
                 left = try await sandbox.containers(ofWorker: daemon.workerID)
+                attemptDirectories = try FileManager.default.contentsOfDirectory(atPath: attemptsRoot)
             }
             #expect(left.isEmpty, "containers left 3 s after the jobs finished: \(left)")
-
-            let attemptDirectories = try FileManager.default.contentsOfDirectory(
-                atPath: sandbox.directory.appendingPathComponent("containers").path)
-            #expect(attemptDirectories.isEmpty, "attempt directories left: \(attemptDirectories)")
+            #expect(attemptDirectories.isEmpty, "attempt directories left 3 s after the jobs finished: \(attemptDirectories)")
             #expect(!daemon.log.contains("orphaned container"))
             #expect(!daemon.log.contains("could not remove"))
             #expect(daemon.isRunning)
