@@ -398,17 +398,21 @@ extension CheckpointRecord {
 }
 
 extension Commands {
-    /// Runs a short command and waits for it on the calling thread.
+    /// Runs a short command and waits for it on the calling thread; -1 when it cannot start.
+    ///
+    /// posix_spawn and waitpid rather than Foundation's Process, whose
+    /// waitUntilExit has been seen to miss a child's exit.
     static func runBlocking(_ executable: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        do {
-            try process.run()
-        } catch {
-            return -1
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, executable, nil, nil, argv, environ) == 0 else { return -1 }
+
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { return -1 }
         }
-        process.waitUntilExit()
-        return process.terminationStatus
+        // The low seven bits hold the signal that ended the process, 0 after a normal exit.
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

@@ -61,12 +61,14 @@ struct BerthProcess {
     /// Maximum time a single `berth` run may take before the test kills it and fails.
     static let deadline: Duration = .seconds(60)
 
-    /// Starts `berth arguments` with standard input read from `inputPath`
-    /// (`/dev/null` when nil) and `environment` as its whole environment.
+    /// Starts `berth arguments`, or `executable` when given, with standard
+    /// input read from `inputPath` (`/dev/null` when nil) and `environment`
+    /// as its whole environment.
     static func start(
-        _ arguments: [String], inputPath: String?, environment: [String: String], outputDirectory: URL
+        _ arguments: [String], inputPath: String?, environment: [String: String], outputDirectory: URL,
+        executable: String? = nil
     ) throws -> BerthProcess {
-        let binary = try BerthBinary.require()
+        let binary = try executable ?? BerthBinary.require()
         let runID = UUID().uuidString
         let outputPath = outputDirectory.appendingPathComponent("\(runID).out").path
         let errorPath = outputDirectory.appendingPathComponent("\(runID).err").path

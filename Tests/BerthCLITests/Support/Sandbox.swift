@@ -81,16 +81,14 @@ final class Sandbox {
         try #require(
             FileManager.default.isExecutableFile(atPath: shell),
             "these tests edit the database with \(shell); install the Debian package sqlite3")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: shell)
-        process.arguments = ["-bail", databasePath, sql]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "sqlite3 failed on: \(sql)")
-        return String(decoding: data, as: UTF8.self)
+        // Spawned and reaped as the berth runs are, because Foundation's
+        // Process.waitUntilExit has been seen to miss a child's exit.
+        let result = try BerthProcess.start(
+            ["-bail", databasePath, sql], inputPath: nil, environment: environment(), outputDirectory: directory,
+            executable: shell
+        ).wait()
+        try #require(result.status == 0, "sqlite3 failed on: \(sql): \(result)")
+        return result.standardOutput
     }
 }
 
