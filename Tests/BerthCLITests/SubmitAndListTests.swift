@@ -163,6 +163,22 @@ struct SubmitAndListTests {
         #expect(rerunningObject?["outcome"] == nil)
     }
 
+    /// The limits and retry settings given at submit are shown, and a job
+    /// without any shows neither line.
+    @Test("show lists the spec's limits and retry settings")
+    func showLimitsAndRetry() throws {
+        let sandbox = try Sandbox()
+        let limited = try sandbox.submit(["--memory", "512m", "--cpus", "0.5", "--timeout", "10m", "--max-attempts", "5"])
+        let plain = try sandbox.submit()
+
+        let shown = try sandbox.run(["show", "\(limited)"])
+        let plainShown = try sandbox.run(["show", "\(plain)"])
+
+        #expect(shown.lines.contains("limits:    memory 512m, cpus 0.5, timeout 10m; other limits from the queue"), "\(shown)")
+        #expect(shown.lines.contains("retry:     max attempts 5; the rest from the queue"), "\(shown)")
+        #expect(!plainShown.lines.contains { $0.hasPrefix("limits:") || $0.hasPrefix("retry:") }, "\(plainShown)")
+    }
+
     /// A multi-line shell script stays on one line of the table, with its
     /// newlines escaped as in a shell string.
     @Test("ls escapes newlines in commands")

@@ -49,6 +49,8 @@ struct ShowCommand: Command {
         if !job.spec.labels.isEmpty {
             fields.append(("labels", job.spec.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
         }
+        if let limits = Self.limitsText(job.spec.limits) { fields.append(("limits", limits)) }
+        if let retry = Self.retryText(job.spec.retry) { fields.append(("retry", retry)) }
         if let error = job.lastError { fields.append(("last error", Format.printable(error))) }
         if let pending = job.pendingInput { fields += Self.pendingInputFields(pending, jobID: job.id) }
         if let resumeFrom = job.resumeFrom {
@@ -78,6 +80,32 @@ struct ShowCommand: Command {
 
 extension ShowCommand {
     /// Lists what a waiting job waits for, one field per fact, with the `berth answer` command to run.
+    /// The limits the spec sets, such as `memory 512m, timeout 10m`; nil when
+    /// it sets none and the queue's limits apply.
+    static func limitsText(_ limits: JobSpec.Limits) -> String? {
+        var parts: [String] = []
+        if let memory = limits.memory { parts.append("memory \(memory)") }
+        if let cpus = limits.cpus { parts.append("cpus " + (cpus == cpus.rounded() ? String(Int(cpus)) : String(cpus))) }
+        if let pids = limits.pids { parts.append("pids \(pids)") }
+        if let timeout = limits.timeout { parts.append("timeout \(timeout)") }
+        if let disk = limits.workspaceDisk { parts.append("workspace disk \(disk)") }
+        if let output = limits.maxOutputBytes { parts.append("max output \(output)") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ") + "; other limits from the queue"
+    }
+
+    /// The retry settings the spec overrides; nil when the queue's policy applies unchanged.
+    static func retryText(_ retry: JobSpec.RetryOverrides) -> String? {
+        var parts: [String] = []
+        if let maxAttempts = retry.maxAttempts { parts.append("max attempts \(maxAttempts)") }
+        if let delay = retry.initialDelay { parts.append("initial delay \(delay)") }
+        if let delay = retry.maxDelay { parts.append("max delay \(delay)") }
+        if let multiplier = retry.multiplier { parts.append("multiplier \(multiplier)") }
+        if let jitter = retry.jitter { parts.append("jitter \(jitter)") }
+        if let outcomes = retry.retryOn { parts.append("on " + outcomes.map(\.rawValue).joined(separator: " ")) }
+        if let codes = retry.neverRetryExitCodes { parts.append("never on exit codes " + codes.map(String.init).joined(separator: " ")) }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ") + "; the rest from the queue"
+    }
+
     static func pendingInputFields(_ stored: String, jobID: Int64) -> [(String, String)] {
         guard let pending = PendingInput.decode(stored) else {
             return [("waiting for", Format.printable(stored))]
