@@ -80,8 +80,8 @@ struct ShowCommand: Command {
 
 extension ShowCommand {
     /// Lists what a waiting job waits for, one field per fact, with the `berth answer` command to run.
-    /// The limits the spec sets, such as `memory 512m, timeout 10m`; nil when
-    /// it sets none and the queue's limits apply.
+    /// Describes the limits the spec sets, such as `memory 512m, timeout 10m`.
+    /// Returns nil when it sets none and the queue's limits apply.
     static func limitsText(_ limits: JobSpec.Limits) -> String? {
         var parts: [String] = []
         if let memory = limits.memory { parts.append("memory \(memory)") }
@@ -93,7 +93,8 @@ extension ShowCommand {
         return parts.isEmpty ? nil : parts.joined(separator: ", ") + "; other limits from the queue"
     }
 
-    /// The retry settings the spec overrides; nil when the queue's policy applies unchanged.
+    /// Describes the retry settings the spec overrides. Returns nil when the
+    /// queue's policy applies unchanged.
     static func retryText(_ retry: JobSpec.RetryOverrides) -> String? {
         var parts: [String] = []
         if let maxAttempts = retry.maxAttempts { parts.append("max attempts \(maxAttempts)") }
