@@ -33,8 +33,8 @@ extension Daemon {
         }
     }
 
-    /// Queues with free capacity: listed queue names, and nil for every queue
-    /// that is not listed, which shares `defaultQueue`'s limit.
+    /// Returns the queues with free capacity: listed queue names, and nil for
+    /// every queue that is not listed, which shares `defaultQueue`'s limit.
     ///
     /// A finishing runner's pending hand-over counts against the queue it claims
     /// from, and the runner itself against its own queue until it ends. With

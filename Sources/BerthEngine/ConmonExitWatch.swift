@@ -16,8 +16,8 @@ import Glibc
 /// without the file having been seen.
 ///
 /// The watch is an optimisation with a fallback: it reports `.unknown`
-/// whenever the answer is not certain, and the caller then asks the engine,
-/// which knows the exit by the time conmon is gone. That happens when inotify
+/// whenever the exit code is not certain, and the caller then asks the
+/// engine, which has recorded the exit by the time conmon is gone. That happens when inotify
 /// is not available, and when a podman command that ends the container, such
 /// as `stop`, `kill` or `rm`, reads and deletes the exit file first.
 public final class ConmonExitWatch: Sendable {

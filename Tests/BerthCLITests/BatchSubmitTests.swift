@@ -6,7 +6,7 @@ struct BatchSubmitTests {
         "{\"image\":\"alpine:3.20\",\"command\":[\"echo\",\"\(tag)\"]\(extra)}"
     }
 
-    /// A batch path that names no readable file says why, and stores nothing.
+    /// A batch path that names no readable file gets the reason, and nothing is stored.
     @Test("unreadable batch paths explained")
     func unreadableBatchPaths() throws {
         let sandbox = try Sandbox()

@@ -46,7 +46,7 @@ struct DatabaseFileTests {
         }
     }
 
-    /// A submit that creates the database says so, because a mistyped path
+    /// A submit that creates the database reports it, because a mistyped path
     /// would otherwise queue jobs where no daemon looks.
     @Test("submit reports a new database once")
     func newDatabaseReported() throws {

@@ -171,12 +171,12 @@ struct SubmitAndListTests {
         let limited = try sandbox.submit(["--memory", "512m", "--cpus", "0.5", "--timeout", "10m", "--max-attempts", "5"])
         let plain = try sandbox.submit()
 
-        let shown = try sandbox.run(["show", "\(limited)"])
-        let plainShown = try sandbox.run(["show", "\(plain)"])
+        let limitedShow = try sandbox.run(["show", "\(limited)"])
+        let plainShow = try sandbox.run(["show", "\(plain)"])
 
-        #expect(shown.lines.contains("limits:    memory 512m, cpus 0.5, timeout 10m; other limits from the queue"), "\(shown)")
-        #expect(shown.lines.contains("retry:     max attempts 5; the rest from the queue"), "\(shown)")
-        #expect(!plainShown.lines.contains { $0.hasPrefix("limits:") || $0.hasPrefix("retry:") }, "\(plainShown)")
+        #expect(limitedShow.lines.contains("limits:    memory 512m, cpus 0.5, timeout 10m; other limits from the queue"), "\(limitedShow)")
+        #expect(limitedShow.lines.contains("retry:     max attempts 5; the rest from the queue"), "\(limitedShow)")
+        #expect(!plainShow.lines.contains { $0.hasPrefix("limits:") || $0.hasPrefix("retry:") }, "\(plainShow)")
     }
 
     /// A multi-line shell script stays on one line of the table, with its

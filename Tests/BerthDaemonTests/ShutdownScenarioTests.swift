@@ -33,7 +33,7 @@ extension PodmanScenarios {
 
         /// The daemon exits at its deadline while `podman stop` waits out the
         /// stop grace. The stop must still end the container with SIGKILL,
-        /// although nobody reads its output any more.
+        /// although no process reads its output any more.
         @Test func stopFinishesAfterDaemonExits() async throws {
             let sandbox = try DaemonSandbox()
             let daemon = try sandbox.startDaemon(overrides: [

@@ -69,7 +69,7 @@ struct ConmonExitWatchTests {
         }
     }
 
-    /// The host pid of the container's first process.
+    /// Returns the host pid of the container's first process.
     private func containerPID(_ id: String) async throws -> pid_t? {
         let command = ProcessCommand(
             executable: engine.executablePath, arguments: ["inspect", "--format={{.State.Pid}}", id],
@@ -116,7 +116,7 @@ struct ConmonExitWatchTests {
         }
     }
 
-    @Test("a podman command that ends the container leaves the answer to the engine or the file")
+    @Test("podman kill: file or fallback")
     func endedByPodman() async throws {
         try await withDetachedContainer(["sleep", "60"]) { id in
             let watch = try #require(ConmonExitWatch.open(pidFile: pidFile, containerID: id))

@@ -27,10 +27,10 @@ struct AttemptContext: Sendable {
 /// costs one commit instead of two.
 ///
 /// The runner requests the claim just before it records the result, and
-/// hands the claimed job back right after. Asking the daemon actor at that
-/// moment, rather than giving the runner a snapshot when it starts, lets the
-/// request follow the daemon's state: the free capacity of each queue, a drain
-/// or shutdown that began meanwhile, and the engine's health.
+/// hands the claimed job back right after. The daemon actor is asked at that
+/// moment rather than giving the runner a snapshot when it starts. So the
+/// request follows the daemon's state: the free capacity of each queue, a
+/// drain or shutdown that began meanwhile, and the engine's health.
 struct ClaimHandOver: Sendable {
     /// Returns the claim for the slot that the attempt of a lease frees when its
     /// runner ends, or nil when the daemon claims nothing for that slot.
