@@ -141,19 +141,14 @@ extension ContainerEngine {
 
     /// Stops the container: SIGTERM, then SIGKILL after `gracePeriod`, rounded up to whole seconds.
     ///
-    /// Podman runs with `--log-level=error`. Its warning that it resorts to
-    /// SIGKILL goes to stderr before the kill, and when the daemon exited in
-    /// the grace period, that write to a pipe nobody reads ends podman with
-    /// SIGPIPE: the container stays `stopping` and its process keeps running.
-    /// Without the warning, podman sends the kill first and only dies when it
-    /// prints the container's name at the end.
+    /// A stop outlives a daemon that exits during the grace period, because
+    /// podman writes no warning before its kill (see `globalArguments`).
     public func stop(_ container: String, gracePeriod: Duration) async throws {
         try checkContainerReference(container)
         let components = gracePeriod.components
         let graceSeconds = max(components.seconds + (components.attoseconds > 0 ? 1 : 0), 0)
-        let quiet = kind == .podman ? ["--log-level=error"] : []
         _ = try await execute(
-            "stop", quiet + ["stop", "--time=\(graceSeconds)", container],
+            "stop", ["stop", "--time=\(graceSeconds)", container],
             timeout: .seconds(graceSeconds) + configuration.commandTimeout, container: container)
     }
 

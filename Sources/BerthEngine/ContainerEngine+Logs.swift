@@ -22,7 +22,7 @@ extension ContainerEngine {
     ) async throws {
         try checkContainerReference(container)
         let command = ProcessCommand(
-            executable: executablePath, arguments: follow ? ["logs", "--follow", container] : ["logs", container],
+            executable: executablePath, arguments: globalArguments + (follow ? ["logs", "--follow", container] : ["logs", container]),
             environment: configuration.environment.variables, workingDirectory: "/")
 
         let lastErrorLine = Mutex("")

@@ -109,6 +109,18 @@ public struct ContainerEngine: Sendable {
             reason: reasons.joined(separator: "; "))
     }
 
+    /// Flags placed before every command's own.
+    ///
+    /// Podman runs with `--log-level=error`, so it writes no warnings while it
+    /// works. A command still running when the daemon exits writes to a pipe
+    /// without a reader, and podman dies of SIGPIPE at its first write. A
+    /// warning written midway, such as `stop`'s notice that it resorts to
+    /// SIGKILL, would end podman before its work is done: the container then
+    /// stays `stopping` with its process running. Errors are still written.
+    var globalArguments: [String] {
+        kind == .podman ? ["--log-level=error"] : []
+    }
+
     /// Runs the tool with `arguments` and returns its result when it exits with status 0.
     ///
     /// `secrets` are added to the tool's environment for this call only.
@@ -120,7 +132,7 @@ public struct ContainerEngine: Sendable {
     ) async throws -> ProcessResult {
         let effectiveTimeout = timeout ?? configuration.commandTimeout
         let command = ProcessCommand(
-            executable: executablePath, arguments: arguments,
+            executable: executablePath, arguments: globalArguments + arguments,
             environment: configuration.environment.variables.merging(secrets) { _, secret in secret },
             workingDirectory: workingDirectory)
 
