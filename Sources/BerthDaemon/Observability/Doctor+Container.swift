@@ -47,12 +47,22 @@ extension Doctor {
                                     fix: "use an image that has true in its PATH, and check the engine's log for the start"))
             }
         } catch {
-            checks.append(.fail("container", "cannot run a container of \(image): \(error)",
-                                fix: "check the engine's log; a limit the host cannot grant (such as the nproc ulimit) stops the start"))
+            checks.append(.fail("container", "cannot run a container of \(image): \(error)", fix: Self.fixForFailedStart(error)))
         }
         // A container left by a failed removal carries the berth.doctor label.
         try? await engine.remove(id)
         return checks
+    }
+
+    /// What to do about a container that would not start. berth runs every
+    /// container with `--init`, and podman refuses it when its init binary,
+    /// catatonit, is missing, which happens when podman was installed without
+    /// its recommended packages.
+    static func fixForFailedStart(_ error: any Error) -> String {
+        if "\(error)".contains("container-init binary not found") {
+            return "install podman's init binary, catatonit (on Debian: apt-get install catatonit); berth starts every container with --init"
+        }
+        return "check the engine's log; a limit the host cannot grant (such as the nproc ulimit) stops the start"
     }
 
     /// Compares the limits the engine applied with the configured ones.
