@@ -21,6 +21,7 @@ public final class SQLiteConnection {
     /// system mounted read-only opens it as immutable, because SQLite cannot
     /// create the WAL's shared-memory file there and no process can change it.
     init(path: String, readOnly: Bool = false, busyTimeout: TimeSpan) throws(SQLiteError) {
+        Self.configureLibrary
         var handle: OpaquePointer?
         var flags = readOnly
             ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
@@ -53,6 +54,13 @@ public final class SQLiteConnection {
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.milliseconds))
     }
+
+    /// Settings of the SQLite library as a whole, which SQLite accepts only
+    /// before its first connection opens. If anything opened one earlier,
+    /// `sqlite3_config` refuses and the defaults stay, which only costs speed.
+    private static let configureLibrary: Void = {
+        _ = csqlite_disable_memory_statistics()
+    }()
 
     /// Returns whether the file system that contains `path` is mounted read-only.
     private static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
