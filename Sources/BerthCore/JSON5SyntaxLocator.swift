@@ -2,34 +2,36 @@ import Foundation
 
 /// Finds where a JSON5 text stops being valid, and where each key is, for error messages.
 ///
-/// Foundation's JSON5 reader reports only that a text is invalid, and its
-/// values carry no positions, but an operator with a long configuration file
-/// needs the line. This checks the syntax alone and builds no values. It runs
-/// only after the reader has failed or a value was rejected. When it finds no
-/// syntax error, the caller keeps the reader's message.
-struct JSON5SyntaxLocator {
+/// Foundation's JSON and JSON5 readers report only that a text is invalid, and
+/// their values carry no positions, but an operator with a long configuration
+/// file or job spec needs the line and column. This checks the syntax alone and
+/// builds no values. It runs only after the reader has failed or a value was
+/// rejected. Plain JSON is a subset of JSON5, so the same check places errors
+/// in job specs; a spec that uses syntax only JSON5 allows passes it, and the
+/// caller then says what else can be wrong.
+public struct JSON5SyntaxLocator {
     /// The first syntax error: a 1-based line and column, and what was expected.
-    struct Problem: Error, Equatable, CustomStringConvertible {
-        let line: Int
-        let column: Int
-        let message: String
+    public struct Problem: Error, Equatable, CustomStringConvertible {
+        public let line: Int
+        public let column: Int
+        public let message: String
 
-        var description: String { "line \(line), column \(column): \(message)" }
+        public var description: String { "line \(line), column \(column): \(message)" }
     }
 
     private let bytes: [UInt8]
     private var position = 0
     /// The key path of the value being read.
-    private var path = ConfigurationKeyPath()
+    private var path = JSONKeyPath()
     /// The offset of each key, and of each array element, seen so far.
-    private var offsets: [ConfigurationKeyPath: Int] = [:]
+    private var offsets: [JSONKeyPath: Int] = [:]
 
     private init(_ bytes: [UInt8]) {
         self.bytes = bytes
     }
 
     /// Returns the first syntax error in `bytes`, or nil when the syntax is valid.
-    static func firstProblem(in bytes: [UInt8]) -> Problem? {
+    public static func firstProblem(in bytes: [UInt8]) -> Problem? {
         var locator = JSON5SyntaxLocator(bytes)
         do throws(Problem) {
             try locator.skipSpaceAndComments()
@@ -44,13 +46,22 @@ struct JSON5SyntaxLocator {
         }
     }
 
+    /// Says where `bytes`, which a JSON reader rejected, stop being valid:
+    /// `at column C: WHAT` for a text of one line, `at line L, column C: WHAT`
+    /// for a longer one. Nil when the check finds no syntax error.
+    public static func locatedProblem(in bytes: [UInt8]) -> String? {
+        guard let problem = firstProblem(in: bytes) else { return nil }
+        let place = bytes.contains(UInt8(ascii: "\n")) ? "line \(problem.line), column \(problem.column)" : "column \(problem.column)"
+        return "at \(place): \(problem.message)"
+    }
+
     /// Returns the byte offset of every key in `bytes`, and of every array
     /// element, by key path.
     ///
     /// A key that appears twice in one object keeps the offset of its first
     /// appearance, because Foundation's reader keeps the first value (checked
     /// with Swift 6.3's Foundation). After a syntax error the map holds only the keys before it.
-    static func keyOffsets(in bytes: [UInt8]) -> [ConfigurationKeyPath: Int] {
+    public static func keyOffsets(in bytes: [UInt8]) -> [JSONKeyPath: Int] {
         var locator = JSON5SyntaxLocator(bytes)
         do throws(Problem) {
             try locator.skipSpaceAndComments()
@@ -95,7 +106,7 @@ struct JSON5SyntaxLocator {
 
     /// Reads the value of a key or an array element whose path is `elementPath`
     /// and whose key (or value, in an array) starts at `start`.
-    private mutating func element(at elementPath: ConfigurationKeyPath, start: Int, depth: Int) throws(Problem) {
+    private mutating func element(at elementPath: JSONKeyPath, start: Int, depth: Int) throws(Problem) {
         if offsets[elementPath] == nil {
             offsets[elementPath] = start
         }
@@ -283,7 +294,7 @@ struct JSON5SyntaxLocator {
 
     /// Returns the 1-based line and column of the byte at `offset`. Columns
     /// count characters, not bytes, so they match what an editor shows.
-    static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
+    public static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
         var line = 1
         var column = 1
         for byte in bytes[..<min(offset, bytes.count)] {

@@ -48,13 +48,16 @@ extension JobSpec {
             throw error
         } catch let error as DecodingError {
             var specError = SpecError(decoding: error)
-            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
-               (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
-                // The JSONDecoder of the Swift 6.3 toolchain reports a fraction or
-                // an out-of-range number in an integer field as invalid JSON, with
-                // no coding path, so the fields that could cause it are listed.
-                specError.problem = "has a number with a fraction, or out of range, in a field that takes a whole number: "
-                    + "priority, limits.pids, retry.maxAttempts, retry.neverRetryExitCodes, adapter.maxSteps or adapter.maxRetries"
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                if (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
+                    // The JSONDecoder of the Swift 6.3 toolchain reports a fraction or
+                    // an out-of-range number in an integer field as invalid JSON, with
+                    // no coding path, so the fields that could cause it are listed.
+                    specError.problem = "has a number with a fraction, or out of range, in a field that takes a whole number: "
+                        + "priority, limits.pids, retry.maxAttempts, retry.neverRetryExitCodes, adapter.maxSteps or adapter.maxRetries"
+                } else {
+                    specError.problem = invalidJSONProblem(data)
+                }
             }
             throw specError
         } catch {
@@ -62,6 +65,17 @@ extension JobSpec {
         }
         try spec.validate()
         return spec
+    }
+
+    /// Says where `data` stops being JSON, which Foundation's decoder does not:
+    /// a column for a one-line spec, as in a batch file, and a line and column
+    /// for a longer one.
+    static func invalidJSONProblem(_ data: Data) -> String {
+        guard let problem = JSON5SyntaxLocator.locatedProblem(in: Array(data)) else {
+            return "is not valid JSON; comments, single quotes, unquoted keys and other JSON5 syntax are not accepted "
+                + "in a spec, nor are control characters inside strings"
+        }
+        return "is not valid JSON \(problem)"
     }
 
     /// The canonical JSON of this spec: sorted keys, defaults omitted.

@@ -251,6 +251,12 @@ let badSpecs: [BadSpec] = [
             field: "spec", problem: "is not valid JSON"),
     BadSpec(name: "spec empty", json: "",
             field: "spec", problem: "is not valid JSON"),
+    BadSpec(name: "missing comma", json: #"{"image":"alpine" "command":["true"]}"#,
+            field: "spec", problem: "is not valid JSON at column 19: expected ',' or '}', found '\"'"),
+    BadSpec(name: "unquoted word", json: "{\n  \"image\": alpine,\n  \"command\": [\"true\"]\n}",
+            field: "spec", problem: "is not valid JSON at line 2, column 12: expected a value, found 'a'; quote strings"),
+    BadSpec(name: "JSON5 comment", json: #"{"image":"alpine","command":["true"] /* note */}"#,
+            field: "spec", problem: "JSON5 syntax are not accepted"),
 ]
 
 struct JobSpecValidationTests {

@@ -353,7 +353,7 @@ import Testing
 }
 
 @Suite struct JSON5SyntaxLocatorTests {
-    private func place(_ path: ConfigurationKeyPath, in text: String) -> String? {
+    private func place(_ path: JSONKeyPath, in text: String) -> String? {
         let bytes = Array(text.utf8)
         return JSON5SyntaxLocator.keyOffsets(in: bytes)[path].map { offset in
             let (line, column) = JSON5SyntaxLocator.lineAndColumn(of: offset, in: bytes)
@@ -368,7 +368,7 @@ import Testing
               é: "\\\"", ключ: [[], [true]],
             }
             """
-        let root = ConfigurationKeyPath()
+        let root = JSONKeyPath()
         #expect(place(root.appending("a"), in: text) == "2:3")
         #expect(place(root.appending("a").appending("b"), in: text) == "2:9")
         #expect(place(root.appending("a").appending("b").appending(index: 1), in: text) == "2:18")
@@ -383,8 +383,8 @@ import Testing
 
     @Test func keyOffsetsStopAtSyntaxError() {
         let text = "{a: 1, b: [2,, 3], c: 4}"
-        #expect(place(ConfigurationKeyPath().appending("a"), in: text) == "1:2")
-        #expect(place(ConfigurationKeyPath().appending("c"), in: text) == nil)
+        #expect(place(JSONKeyPath().appending("a"), in: text) == "1:2")
+        #expect(place(JSONKeyPath().appending("c"), in: text) == nil)
     }
 
     /// Every form JSON5 allows passes, so a located error never blames valid syntax.

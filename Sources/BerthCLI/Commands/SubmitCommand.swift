@@ -75,8 +75,7 @@ struct SubmitCommand: Command {
             if let json = arguments.value("spec") {
                 spec = try JobSpec.decode(json: Data(json.utf8))
             } else {
-                spec = try specFromOptions(arguments)
-                try spec.validate()
+                spec = try validatedSpecFromOptions(arguments)
             }
         } catch let error as SpecError {
             // The spec came from this command line, so a bad value is a usage error.
@@ -117,6 +116,35 @@ struct SubmitCommand: Command {
         spec.retry.initialDelay = try arguments.value("retry-delay").map { try duration($0, option: "retry-delay") }
         spec.retry.maxDelay = try arguments.value("max-retry-delay").map { try duration($0, option: "max-retry-delay") }
         return spec
+    }
+
+    /// The option that sets each spec field, so that an error names what was typed.
+    private static let optionForField = [
+        "image": "image", "queue": "queue", "priority": "priority", "idempotencyKey": "idempotency-key",
+        "runAt": "run-at", "limits.memory": "memory", "limits.cpus": "cpus", "limits.pids": "pids",
+        "limits.timeout": "timeout", "limits.workspaceDisk": "workspace-disk", "limits.maxOutputBytes": "max-output",
+        "retry.maxAttempts": "max-attempts", "retry.initialDelay": "retry-delay", "retry.maxDelay": "max-retry-delay",
+    ]
+
+    /// Builds and validates the spec of the job options. A validation error
+    /// names the option and the text given to it, such as `--memory 512`.
+    private func validatedSpecFromOptions(_ arguments: ParsedArguments) throws -> JobSpec {
+        let spec = try specFromOptions(arguments)
+        do {
+            try spec.validate()
+        } catch {
+            throw UsageError(optionError(error, arguments), command: name)
+        }
+        return spec
+    }
+
+    private func optionError(_ error: SpecError, _ arguments: ParsedArguments) -> String {
+        guard let option = Self.optionForField[error.field], let given = arguments.value(option) else {
+            return "\(error)"
+        }
+        let unitHint = ["memory", "workspace-disk", "max-output"].contains(option) && given.allSatisfy(\.isNumber)
+            ? " (a size without a unit counts bytes)" : ""
+        return "--\(option) \(given): \(error.problem)\(unitHint)"
     }
 
     /// Validates every line, reports every invalid one, and stores all or nothing.

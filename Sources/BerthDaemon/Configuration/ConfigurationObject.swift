@@ -9,16 +9,16 @@ import Foundation
 /// the default and reading goes on to find the file's other problems.
 final class ConfigurationObject {
     private var remaining: [String: JSONValue]
-    let path: ConfigurationKeyPath
+    let path: JSONKeyPath
     private let problems: ConfigurationProblems
 
-    init(_ dictionary: [String: JSONValue], path: ConfigurationKeyPath, problems: ConfigurationProblems) {
+    init(_ dictionary: [String: JSONValue], path: JSONKeyPath, problems: ConfigurationProblems) {
         self.remaining = dictionary
         self.path = path
         self.problems = problems
     }
 
-    func keyPath(_ key: String) -> ConfigurationKeyPath {
+    func keyPath(_ key: String) -> JSONKeyPath {
         path.appending(key)
     }
 
@@ -184,17 +184,17 @@ final class ConfigurationObject {
 
 /// The problems found while reading one configuration file, in the order found.
 final class ConfigurationProblems {
-    private(set) var items: [(path: ConfigurationKeyPath, message: String)] = []
-    private var paths: Set<ConfigurationKeyPath> = []
+    private(set) var items: [(path: JSONKeyPath, message: String)] = []
+    private var paths: Set<JSONKeyPath> = []
 
     var isEmpty: Bool { items.isEmpty }
 
-    func add(_ message: String, at path: ConfigurationKeyPath) {
+    func add(_ message: String, at path: JSONKeyPath) {
         items.append((path, message))
         paths.insert(path)
     }
 
-    func contains(_ path: ConfigurationKeyPath) -> Bool {
+    func contains(_ path: JSONKeyPath) -> Bool {
         paths.contains(path)
     }
 }

@@ -33,7 +33,7 @@ extension DaemonConfiguration {
         }
 
         let problems = ConfigurationProblems()
-        let configuration = read(ConfigurationObject(dictionary, path: ConfigurationKeyPath(), problems: problems))
+        let configuration = read(ConfigurationObject(dictionary, path: JSONKeyPath(), problems: problems))
         guard problems.isEmpty else {
             throw ConfigurationError(file: file, problems: locate(problems, in: Array(data)))
         }
