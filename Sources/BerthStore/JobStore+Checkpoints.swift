@@ -17,6 +17,9 @@ public struct CheckpointRecord: Sendable, Equatable {
     public var valid: Bool
     /// The reason capture refused the file, or nil when it was stored.
     public var refusedReason: String?
+    /// What the adapter found wrong with stored content that is not valid; nil
+    /// for valid content, and for rows captured before berth kept the reason.
+    public var invalidReason: String?
     /// Fields the adapter read from the content, as a JSON object.
     public var metadata: String?
     /// Set when an operator resumed from an earlier checkpoint, so it is never chosen again.
@@ -35,16 +38,23 @@ public struct NewCheckpoint: Sendable, Equatable {
     public var storedPath: String?
     public var valid: Bool
     public var refusedReason: String?
+    public var invalidReason: String?
     public var metadata: String?
 
     /// Makes the row of a file copied into the checkpoint store.
-    public static func stored(name: String, sha256: String, size: Int64, storedPath: String, valid: Bool, metadata: String?) -> NewCheckpoint {
-        NewCheckpoint(name: name, sha256: sha256, size: size, storedPath: storedPath, valid: valid, refusedReason: nil, metadata: metadata)
+    /// `invalidReason` says what is wrong with content that is not valid, and is nil for valid content.
+    public static func stored(
+        name: String, sha256: String, size: Int64, storedPath: String, invalidReason: String? = nil, metadata: String?
+    ) -> NewCheckpoint {
+        NewCheckpoint(
+            name: name, sha256: sha256, size: size, storedPath: storedPath, valid: invalidReason == nil, refusedReason: nil,
+            invalidReason: invalidReason, metadata: metadata)
     }
 
     /// Makes the row of a file that capture refused, with the reason.
     public static func refused(name: String, reason: String, size: Int64? = nil) -> NewCheckpoint {
-        NewCheckpoint(name: name, sha256: nil, size: size, storedPath: nil, valid: false, refusedReason: reason, metadata: nil)
+        NewCheckpoint(
+            name: name, sha256: nil, size: size, storedPath: nil, valid: false, refusedReason: reason, invalidReason: nil, metadata: nil)
     }
 }
 
@@ -67,15 +77,16 @@ public struct CheckpointNotResumable: Error, CustomStringConvertible, Equatable 
 
 extension JobStore {
     static let checkpointColumns = """
-        id, job_id, attempt, name, sha256, size, stored_path, valid, refused_reason, metadata, superseded, captured_at
+        id, job_id, attempt, name, sha256, size, stored_path, valid, refused_reason, metadata, superseded, captured_at,
+        invalid_reason
         """
 
     static func checkpointRecord(_ row: Row) -> CheckpointRecord {
         CheckpointRecord(
             id: row.int64(0), jobID: row.int64(1), attempt: row.int(2), name: row.text(3), sha256: row.optionalText(4),
             size: row.optionalInt64(5), storedPath: row.optionalText(6), valid: row.bool(7),
-            refusedReason: row.optionalText(8), metadata: row.optionalText(9), superseded: row.bool(10),
-            capturedAt: row.int64(11))
+            refusedReason: row.optionalText(8), invalidReason: row.optionalText(12), metadata: row.optionalText(9),
+            superseded: row.bool(10), capturedAt: row.int64(11))
     }
 
     /// Returns the checkpoints of a job, refused ones included, oldest first.
@@ -111,8 +122,8 @@ extension JobStore {
         let insertStored = try connection.statement(
             """
             INSERT INTO checkpoints
-                (job_id, attempt, name, sha256, size, stored_path, valid, refused_reason, metadata, captured_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+                (job_id, attempt, name, sha256, size, stored_path, valid, refused_reason, invalid_reason, metadata, captured_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)
             ON CONFLICT (job_id, name, sha256) DO UPDATE SET superseded = 0
             """)
         let insertRefused = try connection.statement(
@@ -133,7 +144,7 @@ extension JobStore {
                 try insertStored.bind([
                     .integer(jobID), .integer(Int64(attempt)), .text(checkpoint.name), SQLiteValue(checkpoint.sha256),
                     SQLiteValue(checkpoint.size), SQLiteValue(checkpoint.storedPath), SQLiteValue(checkpoint.valid),
-                    SQLiteValue(checkpoint.metadata), .integer(now),
+                    SQLiteValue(checkpoint.invalidReason), SQLiteValue(checkpoint.metadata), .integer(now),
                 ])
                 try insertStored.run()
             }
@@ -191,7 +202,7 @@ extension JobStore {
             throw StoreError.checkpointNotFound(jobID: jobID, name: "#\(checkpointID)")
         }
         guard checkpoint.valid, checkpoint.storedPath != nil else {
-            throw CheckpointNotResumable(jobID: jobID, name: checkpoint.name, reason: checkpoint.refusedReason ?? "its content is not valid")
+            throw CheckpointNotResumable(jobID: jobID, name: checkpoint.name, reason: checkpoint.refusedReason ?? checkpoint.invalidReason.map { "its content \($0)" } ?? "its content is not valid")
         }
     }
 

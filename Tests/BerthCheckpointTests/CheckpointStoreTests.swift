@@ -29,7 +29,7 @@ final class CheckpointStoreTests {
     }
 
     func stored(_ name: String, _ sha: String, valid: Bool = true) -> NewCheckpoint {
-        .stored(name: name, sha256: sha, size: 4, storedPath: "/store/\(sha)", valid: valid, metadata: nil)
+        .stored(name: name, sha256: sha, size: 4, storedPath: "/store/\(sha)", invalidReason: valid ? nil : "is not valid JSON", metadata: nil)
     }
 
     @Test func checkpointsCommittedWithOutput() throws {
@@ -97,7 +97,7 @@ final class CheckpointStoreTests {
         try store.finishAttempt(lease, result: AttemptResult(outcome: .failed), decision: .bury(reason: "test"), now: now)
         let torn = try #require(try store.checkpoints(jobID: lease.jobID).first)
 
-        #expect(throws: CheckpointNotResumable(jobID: lease.jobID, name: "torn", reason: "its content is not valid")) {
+        #expect(throws: CheckpointNotResumable(jobID: lease.jobID, name: "torn", reason: "its content is not valid JSON")) {
             try self.store.resume(id: lease.jobID, from: torn.id, now: self.now)
         }
         #expect(try store.requireJob(id: lease.jobID).state == .dead)

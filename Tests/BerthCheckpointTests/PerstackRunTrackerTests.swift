@@ -121,7 +121,7 @@ struct PerstackRunTrackerTests {
         var tracker = PerstackRunTracker(expert: "writer")
         tracker.observeTruncated(#"{"type":"completeRun","id":"e1","expertKey":"writer","checkpoint":{"messages":[{"#)
         let info = PerstackCheckpointInfo(checkpoint: ["id": "c9", "expert": ["key": "writer"], "status": "completed"])!
-        let captured = [NewCheckpoint.stored(name: "c9.json", sha256: "00", size: 1, storedPath: "/s", valid: true, metadata: info.encoded())]
+        let captured = [NewCheckpoint.stored(name: "c9.json", sha256: "00", size: 1, storedPath: "/s", metadata: info.encoded())]
         let exit = ContainerExit(exitCode: 0)
 
         let conclusion = tracker.conclude(AttemptOutcomeClassifier.classify(intent: nil, exit: exit), intent: nil, exit: exit, captured: captured)

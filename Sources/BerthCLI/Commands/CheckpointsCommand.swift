@@ -55,11 +55,15 @@ struct CheckpointsCommand: Command {
         context.print(table.render())
     }
 
-    /// Returns the DETAIL column: why capture refused the file, the check an
-    /// invalid file failed, or the adapter's summary of a valid one.
+    /// Returns the DETAIL column: why capture refused the file, what is wrong
+    /// with an invalid file, or the adapter's summary of a valid one.
     static func detail(_ checkpoint: CheckpointRecord, of job: JobRecord) -> String {
         if let reason = checkpoint.refusedReason { return reason }
-        if !checkpoint.valid { return "content check failed: " + ResumePoints.contentRequirement(spec: job.spec, jobID: job.id) }
+        if !checkpoint.valid {
+            if let reason = checkpoint.invalidReason { return "content " + reason }
+            // Rows captured before berth kept the reason show the rule that failed.
+            return "content check failed: " + ResumePoints.contentRequirement(spec: job.spec, jobID: job.id)
+        }
         return ResumePoints.summary(of: checkpoint) ?? ""
     }
 
@@ -78,6 +82,7 @@ struct CheckpointsCommand: Command {
             "capturedAt": Format.isoTime(checkpoint.capturedAt) ?? NSNull(), "next": next,
             "size": checkpoint.size ?? NSNull() as Any, "sha256": checkpoint.sha256 ?? NSNull() as Any,
             "storedPath": checkpoint.storedPath ?? NSNull() as Any, "refusedReason": checkpoint.refusedReason ?? NSNull() as Any,
+            "invalidReason": checkpoint.invalidReason ?? NSNull() as Any,
         ]
         object["metadata"] = checkpoint.metadata.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull()
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()

@@ -25,9 +25,9 @@ struct GenericAdapter: JobAdapter {
     /// Content is opaque to berth, except that a `.json` file must parse, so
     /// a file cut short by a kill during a non-atomic write is never resumed from.
     func inspect(_ content: [UInt8], name: String) -> CheckpointInspection {
-        guard name.hasSuffix(".json") else { return CheckpointInspection(valid: true) }
+        guard name.hasSuffix(".json") else { return .valid() }
         let parses = (try? JSONSerialization.jsonObject(with: Data(content), options: [.fragmentsAllowed])) != nil
-        return CheckpointInspection(valid: parses)
+        return parses ? .valid() : .invalidJSON(content)
     }
 
     let contentRequirement = "a .json file must parse as JSON"

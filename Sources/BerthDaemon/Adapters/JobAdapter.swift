@@ -101,7 +101,9 @@ public enum ResumePoints {
     /// nil when it can. An operator may choose a superseded checkpoint.
     public static func problem(spec: JobSpec, jobID: Int64, checkpoint: CheckpointRecord, answeredCheckpoint: Int64? = nil) -> String? {
         if let reason = checkpoint.refusedReason { return "capture refused it: \(reason)" }
-        guard checkpoint.valid, checkpoint.storedPath != nil else { return "its content is not valid" }
+        guard checkpoint.valid, checkpoint.storedPath != nil else {
+            return checkpoint.invalidReason.map { "its content \($0)" } ?? "its content is not valid"
+        }
         return JobAdapters.adapter(for: spec, jobID: jobID).resumeProblem(checkpoint, answeredCheckpoint: answeredCheckpoint)
     }
 

@@ -38,13 +38,19 @@ struct PerstackAdapter: JobAdapter {
     /// (equal to the file name) and `expert.key`. The fields that choose a
     /// resume point are kept as metadata.
     func inspect(_ content: [UInt8], name: String) -> CheckpointInspection {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(content))) as? [String: Any],
-              let info = PerstackCheckpointInfo(checkpoint: object),
-              info.checkpointId + ".json" == name
-        else {
-            return CheckpointInspection(valid: false)
+        guard let parsed = try? JSONSerialization.jsonObject(with: Data(content), options: [.fragmentsAllowed]) else {
+            return .invalidJSON(content)
         }
-        return CheckpointInspection(valid: true, metadata: info.encoded())
+        guard let object = parsed as? [String: Any] else {
+            return .invalid("is JSON but not an object")
+        }
+        guard let info = PerstackCheckpointInfo(checkpoint: object) else {
+            return .invalid(PerstackCheckpointInfo.missingField(in: object))
+        }
+        guard info.checkpointId + ".json" == name else {
+            return .invalid("has the id \"\(info.checkpointId)\", which does not match the file name")
+        }
+        return .valid(metadata: info.encoded())
     }
 
     let contentRequirement = "complete JSON with an expert.key and an id equal to the file name"
@@ -118,6 +124,15 @@ struct PerstackCheckpointInfo: Codable, Equatable, Sendable {
         if let calls = object["pendingToolCalls"] as? [[String: Any]] {
             pendingToolCalls = calls.map(PendingInput.ToolCall.init(perstack:))
         }
+    }
+
+    /// Names what `init(checkpoint:)` found missing in `object`.
+    static func missingField(in object: [String: Any]) -> String {
+        guard let id = object["id"] as? String else { return "has no id string" }
+        guard PerstackCommandLine.isCheckpointID(id) else {
+            return "has the id \"\(id)\", which is not a checkpoint id (letters, digits, '.', '_' or '-')"
+        }
+        return "has no expert.key string"
     }
 
     func encoded() -> String {

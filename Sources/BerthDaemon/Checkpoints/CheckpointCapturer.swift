@@ -1,3 +1,4 @@
+import BerthCore
 import BerthStore
 import Foundation
 
@@ -30,10 +31,28 @@ enum CheckpointNameDecision: Equatable {
 
 /// The adapter's reading of a checkpoint file's content.
 struct CheckpointInspection: Sendable, Equatable {
-    /// Whether a resume may start from the content, such as JSON that parses completely.
-    var valid: Bool
+    /// What is wrong with content that a resume may not start from, such as
+    /// JSON cut short; nil when the content is valid.
+    var invalidReason: String?
     /// Fields the adapter read from the content, as a JSON object.
     var metadata: String?
+
+    /// Whether a resume may start from the content.
+    var valid: Bool { invalidReason == nil }
+
+    static func valid(metadata: String? = nil) -> CheckpointInspection {
+        CheckpointInspection(invalidReason: nil, metadata: metadata)
+    }
+
+    static func invalid(_ reason: String) -> CheckpointInspection {
+        CheckpointInspection(invalidReason: reason, metadata: nil)
+    }
+
+    /// The reason for content that no JSON reader accepts, with the place
+    /// where the syntax breaks when the check finds it.
+    static func invalidJSON(_ content: [UInt8]) -> CheckpointInspection {
+        .invalid(JSON5SyntaxLocator.locatedProblem(in: content).map { "is not valid JSON \($0)" } ?? "is not valid JSON")
+    }
 }
 
 /// The adapter's rules for the files of its checkpoint directory.
@@ -423,11 +442,12 @@ struct CheckpointCapturer: Sendable {
         storedDigests.insert(key)
         storedBytes += identity.size
         let inspection = policy.inspect(copied.content, name: name)
-        if !inspection.valid {
-            logger.info("captured a checkpoint whose content is not valid; it is never resumed from", [(.reason, "\(directoryPath)/\(name)")])
+        if let problem = inspection.invalidReason {
+            logger.info("captured a checkpoint whose content is not valid; it is never resumed from",
+                        [(.reason, "\(directoryPath)/\(name) \(problem)")])
         }
         result.checkpoints.append(.stored(
-            name: name, sha256: copied.sha256, size: identity.size, storedPath: storedPath, valid: inspection.valid,
+            name: name, sha256: copied.sha256, size: identity.size, storedPath: storedPath, invalidReason: inspection.invalidReason,
             metadata: inspection.metadata))
     }
 
