@@ -111,11 +111,14 @@ extension JobStore {
     /// Extends the lease to `now + leaseDuration` and returns whether an
     /// operator asked to cancel the job. Throws `StoreError.leaseLost` when the
     /// worker no longer holds it.
+    ///
+    /// A renewal never moves the expiry earlier, so a clock stepped back on
+    /// this host cannot shorten a lease that other workers already rely on.
     public func renewLease(_ lease: Lease, leaseDuration: TimeSpan, now: Int64) throws -> Bool {
         try connection.writeTransaction {
             let cancelRequested = try connection.queryFirst(
                 """
-                UPDATE jobs SET lease_expires_at = ?, updated_at = ?
+                UPDATE jobs SET lease_expires_at = MAX(COALESCE(lease_expires_at, 0), ?), updated_at = ?
                 WHERE id = ? AND attempt = ? AND lease_owner = ? AND state = 'running'
                 RETURNING cancel_requested
                 """,

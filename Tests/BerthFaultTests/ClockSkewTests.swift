@@ -102,14 +102,18 @@ import Testing
         #expect(try store.expiredLeases(now: usualExpiry + skew + 1).map(\.lease) == [lease])
     }
 
-    @Test func ownerClockJumpBackShortensLease() throws {
-        // A renewal sets the expiry from the owner's clock as it reads now,
-        // so a clock that jumped back two minutes moves the expiry into the past.
+    @Test func ownerClockJumpBackKeepsExpiry() throws {
+        // A renewal never moves the expiry earlier, so after the owner's clock
+        // jumped back two minutes the expiry of the last renewal before the
+        // jump stays, and the lease runs out then unless the clock catches up.
         let lease = try claim(worker: "jumps", clock: Self.start)
-        _ = try store.renewLease(lease, leaseDuration: Self.lease, now: Self.start + Self.heartbeat - 120_000)
+        _ = try store.renewLease(lease, leaseDuration: Self.lease, now: Self.start + Self.heartbeat)
+        _ = try store.renewLease(lease, leaseDuration: Self.lease, now: Self.start + 2 * Self.heartbeat - 120_000)
 
+        let usualExpiry = Self.start + Self.heartbeat + Self.lease.milliseconds
         let expiresAt = try #require(try store.requireJob(id: lease.jobID).leaseExpiresAt)
-        #expect(expiresAt == Self.start + Self.heartbeat - 120_000 + Self.lease.milliseconds)
-        #expect(try store.expiredLeases(now: Self.start + Self.heartbeat).map(\.lease) == [lease])
+        #expect(expiresAt == usualExpiry)
+        #expect(try store.expiredLeases(now: Self.start + 2 * Self.heartbeat).isEmpty)
+        #expect(try store.expiredLeases(now: usualExpiry + 1).map(\.lease) == [lease])
     }
 }

@@ -146,6 +146,15 @@ final class FencingTests {
         #expect(try store.record(lease.jobID).leaseExpiresAt == startTime + 110_000)
     }
 
+    @Test func renewAfterTheClockSteppedBackKeepsTheLaterExpiry() throws {
+        let lease = try runningLease()
+        _ = try store.renewLease(lease, leaseDuration: .seconds(90), now: startTime + 20_000)
+
+        _ = try store.renewLease(lease, leaseDuration: .seconds(90), now: startTime - 60_000)
+
+        #expect(try store.record(lease.jobID).leaseExpiresAt == startTime + 110_000)
+    }
+
     @Test func renewReportsCancel() throws {
         let lease = try runningLease()
 
