@@ -1,6 +1,7 @@
 import BerthCore
 import BerthStore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import BerthDaemon
@@ -44,7 +45,9 @@ import Testing
         shell.standardOutput = FileHandle.nullDevice
         try shell.run()
         let commands = input.fileHandleForWriting
-        commands.write(Data("BEGIN IMMEDIATE;\n".utf8))
+        // Without a busy timeout the shell's BEGIN would fail at once while a
+        // probe below holds the lock for its own write, and then never take it.
+        commands.write(Data(".timeout 10000\nBEGIN IMMEDIATE;\n".utf8))
 
         // The lock is taken once a write of ours fails to get it.
         let deadline = ContinuousClock.now + .seconds(10)
@@ -91,6 +94,49 @@ import Testing
 
         #expect(pump.writeError == nil)
         #expect(try storedPayloads() == ["first", "second"])
+        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    /// Appends `count` lines on a dispatch queue, because an append may wait
+    /// for the writer and must not hold a thread of the cooperative pool.
+    private func append(_ count: Int, to pump: OutputPump) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                for number in 1...count {
+                    pump.append(stream: .stdout, text: "line \(number)", truncated: false)
+                }
+                continuation.resume()
+            }
+        }
+    }
+
+    @Test func linesGatherIntoOneBatchWhileTheWriterWaits() async throws {
+        let batchSizes = Mutex<[Int]>([])
+        let pump = OutputPump(lease: lease, database: database, maxStoredBytes: 1 << 20, batchLines: 100,
+                              interval: .seconds(10), onBatch: { batch in batchSizes.withLock { $0.append(batch.count) } })
+        let sqlite = try await holdWriteLock(seconds: 2)
+
+        await append(300, to: pump)
+        let appendsOutlastedTheLock = !sqlite.isRunning
+        await writeFinalBatch(pump)
+
+        #expect(!appendsOutlastedTheLock, "the reader waited for the writer with only 3 batches pending")
+        // The first batch went to the writer when it filled; the rest gathered behind it.
+        #expect(batchSizes.withLock { $0.count } == 2)
+        #expect(try storedPayloads().count == 300)
+        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    @Test func readerWaitsOnceEnoughHasGathered() async throws {
+        let pump = makePump(retryWindow: .seconds(30))
+        let sqlite = try await holdWriteLock(seconds: 2)
+
+        await append(100 * (OutputRecorder.gatheredBatches + 2), to: pump)
+        let appendsOutlastedTheLock = !sqlite.isRunning
+        await writeFinalBatch(pump)
+
+        #expect(appendsOutlastedTheLock, "the reader kept gathering past the limit while the writer waited")
+        #expect(try storedPayloads().count == 100 * (OutputRecorder.gatheredBatches + 2))
         while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
     }
 

@@ -129,6 +129,20 @@ import Testing
         #expect(recorder.takeBatch().isEmpty)
     }
 
+    @Test func readerMustWaitAfterSeveralFullBatches() {
+        var recorder = OutputRecorder(maxStoredBytes: 1 << 20, batchLines: 3)
+        for _ in 1..<(3 * OutputRecorder.gatheredBatches) {
+            recorder.append(stream: .stdout, text: "a", truncated: false, at: 1)
+        }
+        #expect(recorder.batchIsFull)
+        #expect(!recorder.mustWait)
+
+        recorder.append(stream: .stdout, text: "a", truncated: false, at: 1)
+        #expect(recorder.mustWait)
+        _ = recorder.takeBatch()
+        #expect(!recorder.mustWait)
+    }
+
     @Test func sequencesContinueAcrossBatches() {
         var recorder = OutputRecorder(maxStoredBytes: 1 << 20, batchLines: 10)
         recorder.append(stream: .stdout, text: "a", truncated: false, at: 1)

@@ -150,7 +150,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public struct Output: Sendable, Equatable {
         /// Longest line stored whole; longer lines are cut and marked truncated.
         public var maxLineBytes = ByteSize.mebibytes(8)
-        /// Lines written per transaction at most.
+        /// Lines that make a batch full. Lines that arrive while a batch is
+        /// written gather, up to `OutputRecorder.gatheredBatches` full batches,
+        /// and go into the next transaction together.
         public var batchLines = 500
         /// Longest time a line waits before it is written.
         public var batchInterval = TimeSpan(milliseconds: 50)

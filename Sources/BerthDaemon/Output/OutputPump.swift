@@ -8,10 +8,14 @@ import Synchronization
 ///
 /// The engine's reader threads call `append`. A full batch is handed to a
 /// writer queue, so the reader parses the next batch while SQLite stores this
-/// one. While one batch is being written and the next is full, the reader
-/// waits, which slows the reading of that stream rather than filling memory.
-/// A timer writes whatever waits longer than the batch interval, and
-/// `writePending(final: true)` writes the last batch.
+/// one. While the writer is busy, lines keep gathering past a full batch, and
+/// the writer takes all of them in its next transaction: when the database is
+/// the slower side, fewer and larger transactions store the same lines with
+/// less work per line. Once `OutputRecorder.mustWait` says that enough has
+/// gathered, the reader waits for the writer, which slows the reading of that
+/// stream rather than filling memory. A timer writes whatever waits longer
+/// than the batch interval, and `writePending(final: true)` writes the last
+/// batch.
 ///
 /// An `AttemptObserver` sees every standard output line first. When a line
 /// announces a checkpoint, the pump writes at once, and the checkpoints the
@@ -75,18 +79,22 @@ final class OutputPump: Sendable {
         // Parsed before the lock, so a long line does not hold up the other stream.
         let capture = stream == .stdout && (observer?.observe(line: text, truncated: truncated) ?? false)
         let now = Clock.nowMilliseconds()
-        let full = pending.withLock { pending in
+        let (full, mustWait) = pending.withLock { pending in
             pending.recorder.append(stream: stream, text: text, truncated: truncated, at: now)
             if capture { pending.captureRequested = true }
             if stream == .stderr, pending.firstErrorLines.count < 2 { pending.firstErrorLines.append(text) }
-            return pending.recorder.batchIsFull || capture
+            return (pending.recorder.batchIsFull || capture, pending.recorder.mustWait || capture)
         }
-        if full {
+        guard full else { return }
+        if mustWait {
             backgroundWrite.wait()
-            writer.async {
-                self.write(final: false)
-                self.backgroundWrite.signal()
-            }
+        } else if backgroundWrite.wait(timeout: .now()) == .timedOut {
+            // The writer is busy: keep gathering, and try again with the next line.
+            return
+        }
+        writer.async {
+            self.write(final: false)
+            self.backgroundWrite.signal()
         }
     }
 

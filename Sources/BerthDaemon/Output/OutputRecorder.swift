@@ -58,6 +58,14 @@ struct OutputRecorder {
     /// Whether the pending batch is large enough to write now.
     var batchIsFull: Bool { pending.count >= batchLines || pendingBytes >= 4 << 20 }
 
+    /// How many full batches may gather while the previous one is written.
+    static let gatheredBatches = 8
+
+    /// Whether so much has gathered that the reader must wait for the writer.
+    /// Beside the batch being written, this bounds memory to about 8 MiB of
+    /// lines, or `gatheredBatches` times `batchLines` lines.
+    var mustWait: Bool { pending.count >= batchLines * Self.gatheredBatches || pendingBytes >= 8 << 20 }
+
     /// Adds one line, given without its newline.
     /// Lines per stream that an earlier reading of the same output already
     /// handled; they advance the numbering and the cap but are not stored again.
