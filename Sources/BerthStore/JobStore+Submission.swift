@@ -8,6 +8,13 @@ extension JobStore {
     /// same key: the write lock taken by `BEGIN IMMEDIATE` orders them.
     /// The specs must already be validated.
     public func submit(_ specs: [JobSpec], now: Int64) throws -> [SubmitResult] {
+        try submit(encoded: specs.map(EncodedSpec.init), now: now)
+    }
+
+    /// Stores specs whose canonical JSON the caller already wrote, as
+    /// `submit(_:now:)` does. A large batch can write the JSON on several
+    /// threads before the transaction starts.
+    public func submit(encoded specs: [EncodedSpec], now: Int64) throws -> [SubmitResult] {
         let insert = """
             INSERT INTO jobs (queue, state, priority, run_at, spec, idempotency_key, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -17,7 +24,8 @@ extension JobStore {
             var results: [SubmitResult] = []
             results.reserveCapacity(specs.count)
             let statement = try connection.statement(insert)
-            for spec in specs {
+            for encoded in specs {
+                let spec = encoded.spec
                 // Looked up first, because with AUTOINCREMENT even an insert
                 // that the conflict clause drops would use up a job id.
                 if let key = spec.idempotencyKey,
@@ -30,7 +38,7 @@ extension JobStore {
                     .text((spec.hold ? JobState.held : JobState.queued).rawValue),
                     .integer(Int64(spec.priority)),
                     .integer(spec.runAt ?? now),
-                    .text(spec.encodedJSON()),
+                    .text(encoded.json),
                     SQLiteValue(spec.idempotencyKey),
                     .integer(now),
                     .integer(now),
@@ -44,5 +52,16 @@ extension JobStore {
             }
             return results
         }
+    }
+}
+
+/// A validated spec with the canonical JSON that the store keeps of it.
+public struct EncodedSpec: Sendable {
+    public let spec: JobSpec
+    public let json: String
+
+    public init(_ spec: JobSpec) {
+        self.spec = spec
+        json = spec.encodedJSON()
     }
 }

@@ -50,6 +50,39 @@ struct BatchSubmitTests {
         #expect(try sandbox.listJobs().isEmpty)
     }
 
+    /// A batch large enough to be read in several slices at once keeps the
+    /// file's order in its ids, its line numbers and its errors.
+    @Test("large batch keeps line order")
+    func largeBatchKeepsLineOrder() throws {
+        let sandbox = try Sandbox()
+        let count = 4_500
+        var lines = (1...count).map { Self.specLine("job-\($0)") }
+        lines[1_999] = ""
+        let path = try sandbox.write(lines.joined(separator: "\n") + "\n", to: "large.jsonl")
+
+        let result = try sandbox.run(["submit", "--file", path, "--json"])
+        let printedLines = result.standardOutput.split(separator: "\n").compactMap { line in
+            line.split(separator: ",").last.flatMap { Int($0.dropFirst("\"line\":".count).dropLast()) }
+        }
+
+        #expect(result.status == 0, "\(result)")
+        #expect(printedLines == (1...count).filter { $0 != 2_000 })
+        #expect(result.standardOutput.hasPrefix("{\"created\":true,\"id\":1,\"line\":1}\n"))
+        #expect(result.standardOutput.hasSuffix("{\"created\":true,\"id\":\(count - 1),\"line\":\(count)}\n"))
+
+        lines[9] = "{broken"
+        lines[3_999] = "{broken"
+        let invalidPath = try sandbox.write(lines.joined(separator: "\n") + "\n", to: "large-invalid.jsonl")
+        let invalid = try sandbox.run(["submit", "--file", invalidPath])
+        let errorLines = invalid.standardError.split(separator: "\n").map(String.init)
+
+        #expect(invalid.status == 64)
+        #expect(errorLines.count == 3)
+        #expect(errorLines.first?.hasPrefix("\(invalidPath):10: ") == true)
+        #expect(errorLines.dropFirst().first?.hasPrefix("\(invalidPath):4000: ") == true)
+        #expect(try sandbox.listJobs().count == count - 1)
+    }
+
     @Test("invalid spec exits 64 from --spec and --file")
     func invalidSpecSameStatus() throws {
         let sandbox = try Sandbox()

@@ -2,6 +2,7 @@ import BerthCore
 import BerthDaemon
 import BerthStore
 import Foundation
+import Synchronization
 
 /// `berth submit`: one job from options, one from `--spec JSON`, or a batch from a JSON-lines file.
 struct SubmitCommand: Command {
@@ -171,21 +172,10 @@ struct SubmitCommand: Command {
             throw CommandFailure("cannot read \(path): \(cause)")
         }
 
-        var specs: [JobSpec] = []
-        var lineNumbers: [Int] = []
-        var errors: [String] = []
-        var lineNumber = 0
-        for line in Self.lines(of: data) {
-            lineNumber += 1
-            let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
-            if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
-            do {
-                specs.append(try JobSpec.decode(json: Data(trimmed)))
-                lineNumbers.append(lineNumber)
-            } catch {
-                errors.append("\(path == "-" ? "stdin" : path):\(lineNumber): \(error)")
-            }
-        }
+        let decoded = Self.decodeLines(Self.lines(of: data), source: path == "-" ? "stdin" : path)
+        let specs = decoded.specs
+        let lineNumbers = decoded.lineNumbers
+        let errors = decoded.errors
 
         guard errors.isEmpty else {
             let shown = 100
@@ -206,9 +196,55 @@ struct SubmitCommand: Command {
                 status: BerthCommandLine.ExitStatus.usage)
         }
 
-        let results = try context.store(creatingDatabase: true).submit(specs, now: context.now())
+        let results = try context.store(creatingDatabase: true).submit(encoded: specs, now: context.now())
         printResults(results, lines: lineNumbers, json: json, context: context)
         context.wakeLocalDaemons()
+    }
+
+    /// The specs of a batch file with their canonical JSON, and an error for each invalid line.
+    struct DecodedLines: Sendable {
+        var specs: [EncodedSpec] = []
+        /// The file's line number of each spec, from 1.
+        var lineNumbers: [Int] = []
+        /// `SOURCE:LINE: message` for each invalid line, in line order.
+        var errors: [String] = []
+
+        mutating func append(_ other: DecodedLines) {
+            specs += other.specs
+            lineNumbers += other.lineNumbers
+            errors += other.errors
+        }
+    }
+
+    /// Decodes, validates and encodes the lines, in slices on every core
+    /// because this is most of the CPU time of a large batch. Blank lines are
+    /// skipped, and a line may end with a carriage return.
+    static func decodeLines(_ lines: [Data], source: String) -> DecodedLines {
+        let sliceCount = min(ProcessInfo.processInfo.activeProcessorCount, max(1, lines.count / 1_000))
+        let sliceLength = (lines.count + sliceCount - 1) / max(1, sliceCount)
+        let slices = Mutex([DecodedLines?](repeating: nil, count: sliceCount))
+        DispatchQueue.concurrentPerform(iterations: sliceCount) { slice in
+            var decoded = DecodedLines()
+            let start = slice * sliceLength
+            for index in start..<min(start + sliceLength, lines.count) {
+                let line = lines[index]
+                let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+                if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
+                do {
+                    decoded.specs.append(EncodedSpec(try JobSpec.decode(json: Data(trimmed))))
+                    decoded.lineNumbers.append(index + 1)
+                } catch {
+                    decoded.errors.append("\(source):\(index + 1): \(error)")
+                }
+            }
+            slices.withLock { $0[slice] = decoded }
+        }
+
+        var all = DecodedLines()
+        for slice in slices.withLock({ $0 }) {
+            if let slice { all.append(slice) }
+        }
+        return all
     }
 
     /// Splits `data` at every newline and returns the lines, the last one
