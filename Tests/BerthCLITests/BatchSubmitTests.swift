@@ -83,6 +83,32 @@ struct BatchSubmitTests {
         #expect(try sandbox.listJobs().count == count - 1)
     }
 
+    @Test("hold applies to --spec and --file")
+    func holdAppliesToSpecAndFile() throws {
+        let sandbox = try Sandbox()
+        let path = try sandbox.write(Self.specLine("two") + "\n" + Self.specLine("three") + "\n", to: "held.jsonl")
+
+        let fromSpec = try sandbox.run(["submit", "--hold", "--spec", Self.specLine("one")])
+        let fromFile = try sandbox.run(["submit", "--hold", "--file", path])
+        let released = try sandbox.run(["submit", "--spec", Self.specLine("four")])
+
+        #expect(fromSpec.status == 0, "\(fromSpec)")
+        #expect(fromFile.status == 0, "\(fromFile)")
+        #expect(released.status == 0, "\(released)")
+        #expect(try sandbox.listJobs(["--state", "held"]).count == 3)
+        #expect(try sandbox.listJobs(["--state", "queued"]).count == 1)
+    }
+
+    @Test("other options with --spec are named")
+    func otherOptionsWithSpecNamed() throws {
+        let sandbox = try Sandbox()
+
+        let result = try sandbox.run(["submit", "--spec", Self.specLine("one"), "--memory", "1g", "--queue", "fast"])
+
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("--spec cannot be combined with --memory, --queue; put those fields into the spec instead"))
+    }
+
     @Test("invalid spec exits 64 from --spec and --file")
     func invalidSpecSameStatus() throws {
         let sandbox = try Sandbox()

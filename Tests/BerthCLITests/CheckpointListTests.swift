@@ -41,5 +41,10 @@ struct CheckpointListTests {
         #expect(link?.contains("refused") == true, "\(result)")
         #expect(link?.hasSuffix("is a symbolic link, which capture never follows") == true, "\(result)")
         #expect(good?.trimmingCharacters(in: .whitespaces).hasSuffix(" valid") == true, "\(result)")
+
+        let resumeRefused = try sandbox.run(["resume", "\(id)", "--from", "link.json"])
+        #expect(resumeRefused.status == 1)
+        #expect(resumeRefused.standardError.contains(
+            "cannot resume from checkpoint link.json: capture refused it: is a symbolic link, which capture never follows"), "\(resumeRefused)")
     }
 }

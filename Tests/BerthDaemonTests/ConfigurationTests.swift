@@ -444,7 +444,11 @@ import Testing
 
         let result = try await sandbox.berth(["daemon", "--config", path])
         #expect(result.status == 78)
-        #expect(result.standardError.contains("cannot read the file"))
+        #expect(result.standardError.contains("cannot read the file: no such file; give the path of a configuration with --config"))
+    }
+
+    @Test func configurationDirectoryIsNamed() {
+        #expect(DaemonConfiguration.readProblem(NSTemporaryDirectory()).hasPrefix("it is a directory"))
     }
 
     @Test func invalidWorkerIDOptionIsUsageError() async throws {

@@ -31,7 +31,12 @@ struct ResumeCommand: Command {
         if let wanted = arguments.value("from") {
             guard !wanted.isEmpty else { throw UsageError("--from needs a checkpoint name", command: name) }
             let candidates = ResumePoints.matching(wanted, spec: job.spec, checkpoints: checkpoints)
-            guard !candidates.isEmpty else { throw StoreError.checkpointNotFound(jobID: job.id, name: wanted) }
+            guard !candidates.isEmpty else {
+                if let refused = ResumePoints.refusal(wanted, spec: job.spec, checkpoints: checkpoints) {
+                    throw CheckpointNotResumable(jobID: job.id, name: wanted, reason: "capture refused it: \(refused.refusedReason ?? "")")
+                }
+                throw StoreError.checkpointNotFound(jobID: job.id, name: wanted)
+            }
             let usable = candidates.first { ResumePoints.problem(spec: job.spec, jobID: job.id, checkpoint: $0) == nil }
             guard let usable else {
                 let reason = ResumePoints.problem(spec: job.spec, jobID: job.id, checkpoint: candidates[0]) ?? "it is not valid"

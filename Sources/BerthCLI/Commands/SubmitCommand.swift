@@ -46,35 +46,37 @@ struct SubmitCommand: Command {
         .value("idempotency-key", "KEY", "Submit only once per KEY; a repeat prints the existing job's id."),
         .value("run-at", "TIME", "Earliest start, ISO 8601 with a zone, such as 2026-12-24T09:00:00Z."),
         .value("label", "KEY=VALUE", "Label for filtering with `berth ls --label`.", repeatable: true),
-        .flag("hold", "Submit held: the job runs only after `berth approve`."),
+        .flag("hold", "Submit held: the job runs only after `berth approve`. Also holds the jobs of --spec and --file."),
         .value("spec", "JSON", "The whole job spec as one JSON object, instead of the options above."),
         .value("file", "FILE", "Submit every line of a JSON-lines FILE (or - for standard input)."),
         .flag("json", "Print {\"id\":…,\"created\":…} per job instead of bare ids."),
     ]
 
+    /// Job options that also apply to every job of --spec and --file.
+    static let batchOptionNames: Set<String> = ["hold"]
+
     func run(_ arguments: ParsedArguments, context: CommandContext) throws {
-        let usesSpecOptions = Self.specOptionNames.contains { arguments.has($0) } || arguments.trailing != nil
+        let jobOptions = Self.specOptionNames.subtracting(Self.batchOptionNames).filter { arguments.has($0) }.sorted()
+        let usesSpecOptions = !jobOptions.isEmpty || arguments.trailing != nil
         let sources = [usesSpecOptions, arguments.has("spec"), arguments.has("file")].filter { $0 }.count
         guard sources == 1 else {
-            throw UsageError(
-                sources == 0
-                    ? "nothing to submit; give --image IMAGE -- COMMAND, --spec JSON or --file FILE"
-                    : "--spec, --file and the job options (--image … -- COMMAND) cannot be combined",
-                command: name)
+            throw UsageError(conflictMessage(arguments, jobOptions: jobOptions, sources: sources), command: name)
         }
         guard arguments.positionals.isEmpty else {
             throw UsageError("unexpected argument \(arguments.positionals[0]); put the job's command after --, as in: berth submit --image alpine:3.20 -- echo hello", command: name)
         }
 
         if let path = arguments.value("file") {
-            try submitBatch(path: path, json: arguments.has("json"), context: context)
+            try submitBatch(path: path, hold: arguments.has("hold"), json: arguments.has("json"), context: context)
             return
         }
 
         let spec: JobSpec
         do {
             if let json = arguments.value("spec") {
-                spec = try JobSpec.decode(json: Data(json.utf8))
+                var decoded = try JobSpec.decode(json: Data(json.utf8))
+                if arguments.has("hold") { decoded.hold = true }
+                spec = decoded
             } else {
                 spec = try validatedSpecFromOptions(arguments)
             }
@@ -119,6 +121,21 @@ struct SubmitCommand: Command {
         return spec
     }
 
+    /// Says which ways of giving jobs were combined, naming the options given.
+    private func conflictMessage(_ arguments: ParsedArguments, jobOptions: [String], sources: Int) -> String {
+        guard sources > 0 else {
+            return "nothing to submit; give --image IMAGE -- COMMAND, --spec JSON or --file FILE"
+        }
+        var given = jobOptions.map { "--\($0)" }
+        if arguments.trailing != nil { given.append("-- COMMAND") }
+        let whole = ["spec", "file"].filter { arguments.has($0) }.map { "--\($0)" }
+        guard !given.isEmpty else {
+            return "--spec and --file cannot be combined; submit one of them at a time"
+        }
+        return "\(whole.joined(separator: " and ")) cannot be combined with \(given.joined(separator: ", ")); "
+            + "put those fields into the spec instead (only --hold applies to --spec and --file)"
+    }
+
     /// The option that sets each spec field, so that an error names what was typed.
     private static let optionForField = [
         "image": "image", "queue": "queue", "priority": "priority", "idempotencyKey": "idempotency-key",
@@ -149,7 +166,7 @@ struct SubmitCommand: Command {
     }
 
     /// Validates every line, reports every invalid one, and stores all or nothing.
-    private func submitBatch(path: String, json: Bool, context: CommandContext) throws {
+    private func submitBatch(path: String, hold: Bool, json: Bool, context: CommandContext) throws {
         if path != "-" {
             var status = stat()
             guard stat(path, &status) == 0 else {
@@ -172,7 +189,7 @@ struct SubmitCommand: Command {
             throw CommandFailure("cannot read \(path): \(cause)")
         }
 
-        let decoded = Self.decodeLines(Self.lines(of: data), source: path == "-" ? "stdin" : path)
+        let decoded = Self.decodeLines(Self.lines(of: data), source: path == "-" ? "stdin" : path, hold: hold)
         let specs = decoded.specs
         let lineNumbers = decoded.lineNumbers
         let errors = decoded.errors
@@ -219,7 +236,7 @@ struct SubmitCommand: Command {
     /// Decodes, validates and encodes the lines, in slices on every core
     /// because this is most of the CPU time of a large batch. Blank lines are
     /// skipped, and a line may end with a carriage return.
-    static func decodeLines(_ lines: [Data], source: String) -> DecodedLines {
+    static func decodeLines(_ lines: [Data], source: String, hold: Bool) -> DecodedLines {
         let sliceCount = min(ProcessInfo.processInfo.activeProcessorCount, max(1, lines.count / 1_000))
         let sliceLength = (lines.count + sliceCount - 1) / max(1, sliceCount)
         let slices = Mutex([DecodedLines?](repeating: nil, count: sliceCount))
@@ -231,7 +248,9 @@ struct SubmitCommand: Command {
                 let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
                 if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
                 do {
-                    decoded.specs.append(EncodedSpec(try JobSpec.decode(json: Data(trimmed))))
+                    var spec = try JobSpec.decode(json: Data(trimmed))
+                    if hold { spec.hold = true }
+                    decoded.specs.append(EncodedSpec(spec))
                     decoded.lineNumbers.append(index + 1)
                 } catch {
                     decoded.errors.append("\(source):\(index + 1): \(error)")

@@ -120,9 +120,22 @@ public enum ResumePoints {
     /// Returns the checkpoints an operator may mean by `name`, newest first:
     /// those with that file name, and for Perstack jobs the one with that id.
     public static func matching(_ name: String, spec: JobSpec, checkpoints: [CheckpointRecord]) -> [CheckpointRecord] {
+        let names = fileNames(for: name, spec: spec)
+        return checkpoints.filter { names.contains($0.name) && $0.storedPath != nil }.sorted { $0.id > $1.id }
+    }
+
+    /// Returns the newest refused file that `name` names, so that a resume
+    /// from it can say why capture refused it.
+    public static func refusal(_ name: String, spec: JobSpec, checkpoints: [CheckpointRecord]) -> CheckpointRecord? {
+        let names = fileNames(for: name, spec: spec)
+        return checkpoints.last { names.contains($0.name) && $0.refusedReason != nil }
+    }
+
+    /// The file names that `name` may mean: a Perstack checkpoint is also named by its id alone.
+    private static func fileNames(for name: String, spec: JobSpec) -> Set<String> {
         var names: Set<String> = [name]
         if case .perstack = spec.adapter { names.insert(name + ".json") }
-        return checkpoints.filter { names.contains($0.name) && $0.storedPath != nil }.sorted { $0.id > $1.id }
+        return names
     }
 
     /// Describes a checkpoint's metadata briefly, such as

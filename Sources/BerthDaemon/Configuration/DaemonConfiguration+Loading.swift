@@ -11,9 +11,28 @@ extension DaemonConfiguration {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ConfigurationError(file: path, problem: "cannot read the file: \(error.localizedDescription)")
+            throw ConfigurationError(file: path, problem: "cannot read the file: \(readProblem(path))")
         }
         return try parse(data, file: path)
+    }
+
+    /// Names why the file at `path` cannot be read, and what to do, in place
+    /// of Foundation's message, which does not name the cause.
+    static func readProblem(_ path: String) -> String {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT {
+                return "no such file; give the path of a configuration with --config, or copy config/berth.json5 from berth's source to \(path)"
+            }
+            return String(cString: strerror(errno))
+        }
+        if status.st_mode & S_IFMT == S_IFDIR {
+            return "it is a directory; give the path of the configuration file with --config"
+        }
+        if access(path, R_OK) != 0 {
+            return "\(String(cString: strerror(errno))); the daemon's user needs read access to it"
+        }
+        return "the read failed; check the file system and the daemon's log"
     }
 
     /// Validates the JSON5 text `data`; `file` names it in errors.

@@ -46,7 +46,7 @@ public struct Doctor: Sendable {
             let configuration = try DaemonConfiguration.load(path: path)
             return (.pass("configuration", "\(path) is valid"), configuration)
         } catch {
-            return (.fail("configuration", "\(error)", fix: "correct the keys named above; config/berth.json5 documents every key"), nil)
+            return (.fail("configuration", "\(error)", fix: "correct the keys and values named above; config/berth.json5 documents every key"), nil)
         }
     }
 
