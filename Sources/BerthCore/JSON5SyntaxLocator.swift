@@ -10,6 +10,16 @@ import Foundation
 /// in job specs; a spec that uses syntax only JSON5 allows passes it, and the
 /// caller then says what else can be wrong.
 public struct JSON5SyntaxLocator {
+    /// The syntax a text is checked against.
+    public enum Syntax: Sendable {
+        /// JSON5, as Foundation's reader accepts it with `allowsJSON5`.
+        case json5
+        /// JSON as Foundation's reader accepts it without JSON5: no comments,
+        /// single quotes, unquoted keys or JSON5 numbers, but a trailing comma
+        /// in an object or array is accepted (Swift 6.3's Foundation).
+        case json
+    }
+
     /// The first syntax error: a 1-based line and column, and what was expected.
     public struct Problem: Error, Equatable, CustomStringConvertible {
         public let line: Int
@@ -20,19 +30,32 @@ public struct JSON5SyntaxLocator {
     }
 
     private let bytes: [UInt8]
+    private let syntax: Syntax
+    /// How messages name the end of the text, such as "the end of the file".
+    private let endName: String
     private var position = 0
     /// The key path of the value being read.
     private var path = JSONKeyPath()
     /// The offset of each key, and of each array element, seen so far.
     private var offsets: [JSONKeyPath: Int] = [:]
+    /// Keys that appeared again in the same object, with the offset of the repeat.
+    private var repeats: [(path: JSONKeyPath, offset: Int)] = []
+    /// Whether the value being read belongs to a repeated key, whose own keys
+    /// repeat those of the first value and are not listed again.
+    private var insideRepeat = false
 
-    private init(_ bytes: [UInt8]) {
+    private init(_ bytes: [UInt8], syntax: Syntax = .json5, endName: String = "the end of the file") {
         self.bytes = bytes
+        self.syntax = syntax
+        self.endName = endName
     }
 
     /// Returns the first syntax error in `bytes`, or nil when the syntax is valid.
-    public static func firstProblem(in bytes: [UInt8]) -> Problem? {
-        var locator = JSON5SyntaxLocator(bytes)
+    /// `endName` names the end of the text in messages.
+    public static func firstProblem(
+        in bytes: [UInt8], syntax: Syntax = .json5, endName: String = "the end of the file"
+    ) -> Problem? {
+        var locator = JSON5SyntaxLocator(bytes, syntax: syntax, endName: endName)
         do throws(Problem) {
             try locator.skipSpaceAndComments()
             try locator.value(depth: 0)
@@ -49,10 +72,26 @@ public struct JSON5SyntaxLocator {
     /// Says where `bytes`, which a JSON reader rejected, stop being valid:
     /// `at column C: WHAT` for a text of one line, `at line L, column C: WHAT`
     /// for a longer one. Nil when the check finds no syntax error.
-    public static func locatedProblem(in bytes: [UInt8]) -> String? {
-        guard let problem = firstProblem(in: bytes) else { return nil }
+    public static func locatedProblem(
+        in bytes: [UInt8], syntax: Syntax = .json5, endName: String = "the end of the file"
+    ) -> String? {
+        guard let problem = firstProblem(in: bytes, syntax: syntax, endName: endName) else { return nil }
         let place = bytes.contains(UInt8(ascii: "\n")) ? "line \(problem.line), column \(problem.column)" : "column \(problem.column)"
         return "at \(place): \(problem.message)"
+    }
+
+    /// Returns each key that appears again in the same object, with the byte
+    /// offset of the repeat, in text order. Foundation's readers keep the
+    /// first value without a warning, while many other readers keep the last,
+    /// so callers reject the text. Keys inside the value of a repeated key are
+    /// not listed again.
+    public static func repeatedKeys(in bytes: [UInt8], syntax: Syntax = .json5) -> [(path: JSONKeyPath, offset: Int)] {
+        var locator = JSON5SyntaxLocator(bytes, syntax: syntax)
+        do throws(Problem) {
+            try locator.skipSpaceAndComments()
+            try locator.value(depth: 0)
+        } catch {}
+        return locator.repeats
     }
 
     /// Returns the byte offset of every key in `bytes`, and of every array
@@ -75,7 +114,7 @@ public struct JSON5SyntaxLocator {
     private mutating func value(depth: Int) throws(Problem) {
         // No configuration nests this deep, and the limit keeps recursion off the end of the stack.
         guard depth < 512 else { throw problem("too deeply nested") }
-        guard position < bytes.count else { throw problem("expected a value, found the end of the file") }
+        guard position < bytes.count else { throw problem("expected a value, found \(endName)") }
 
         switch bytes[position] {
         case UInt8(ascii: "{"):
@@ -93,11 +132,13 @@ public struct JSON5SyntaxLocator {
                 try locator.element(at: locator.path.appending(index: index), start: locator.position, depth: depth)
                 index += 1
             }
+        case UInt8(ascii: "'") where syntax == .json:
+            throw problem("a string in single quotes; JSON strings take double quotes")
         case UInt8(ascii: "\""), UInt8(ascii: "'"):
             try string()
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
             guard consumeWord("true") || consumeWord("false") || consumeWord("null") else {
-                throw problem("expected a value, found \(current); quote strings")
+                throw problem("expected a value, found \(current)\(quoteHint)")
             }
         default:
             try number()
@@ -107,13 +148,17 @@ public struct JSON5SyntaxLocator {
     /// Reads the value of a key or an array element whose path is `elementPath`
     /// and whose key (or value, in an array) starts at `start`.
     private mutating func element(at elementPath: JSONKeyPath, start: Int, depth: Int) throws(Problem) {
-        if offsets[elementPath] == nil {
+        let isRepeat = offsets[elementPath] != nil
+        if !isRepeat {
             offsets[elementPath] = start
+        } else if !insideRepeat {
+            repeats.append((elementPath, start))
         }
-        let outer = path
+        let outer = (path, insideRepeat)
         path = elementPath
+        insideRepeat = insideRepeat || isRepeat
         try value(depth: depth + 1)
-        path = outer
+        (path, insideRepeat) = outer
     }
 
     /// Reads `{…}` or `[…]`: elements separated by commas, with an optional trailing comma.
@@ -140,8 +185,11 @@ public struct JSON5SyntaxLocator {
 
     /// Reads a key and returns its name as Foundation's reader decodes it.
     private mutating func key() throws(Problem) -> String {
-        guard position < bytes.count else { throw problem("expected a key, found the end of the file") }
+        guard position < bytes.count else { throw problem("expected a key, found \(endName)") }
         let start = position
+        if syntax == .json, bytes[position] != UInt8(ascii: "\"") {
+            throw problem("expected a key in double quotes, found \(current)")
+        }
         if bytes[position] == UInt8(ascii: "\"") || bytes[position] == UInt8(ascii: "'") {
             try string()
             let quoted = bytes[start..<position]
@@ -178,6 +226,9 @@ public struct JSON5SyntaxLocator {
             if byte == UInt8(ascii: "\n") {
                 throw problem("the string that starts at \(place(of: start)) does not end on its line")
             }
+            if syntax == .json, byte < 0x20 {
+                throw problem("a control character inside a string; write it as an escape such as \\n or \\t")
+            }
             position += 1
         }
         throw problem("the string is never closed", at: start)
@@ -185,10 +236,24 @@ public struct JSON5SyntaxLocator {
 
     private mutating func number() throws(Problem) {
         let start = position
+        if syntax == .json, position < bytes.count, bytes[position] == UInt8(ascii: "+") {
+            throw problem("'+' before a number, which JSON does not allow")
+        }
         if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
             position += 1
         }
-        if consumeWord("Infinity") || consumeWord("NaN") { return }
+        let numberStart = position
+        if consumeWord("Infinity") || consumeWord("NaN") {
+            guard syntax == .json5 else {
+                position = numberStart
+                throw problem("Infinity and NaN are not JSON numbers")
+            }
+            return
+        }
+        if syntax == .json, position + 1 < bytes.count, bytes[position] == UInt8(ascii: "0"),
+           bytes[position + 1] | 0x20 == UInt8(ascii: "x") {
+            throw problem("a hexadecimal number, which JSON does not allow; write it in decimal")
+        }
         if consumeWord("0x") || consumeWord("0X") {
             let digitsStart = position
             while position < bytes.count, bytes[position].isHexDigit { position += 1 }
@@ -203,7 +268,7 @@ public struct JSON5SyntaxLocator {
         }
         guard digits > 0 else {
             position = start
-            throw problem("expected a value, found \(current); quote strings")
+            throw problem("expected a value, found \(current)\(quoteHint)")
         }
         if consume(UInt8(ascii: "e")) || consume(UInt8(ascii: "E")) {
             _ = consume(UInt8(ascii: "+")) || consume(UInt8(ascii: "-"))
@@ -221,7 +286,14 @@ public struct JSON5SyntaxLocator {
     private mutating func skipSpaceAndComments() throws(Problem) {
         while position < bytes.count {
             switch bytes[position] {
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0B, 0x0C:
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                position += 1
+            case _ where syntax == .json:
+                if bytes[position] == UInt8(ascii: "/") {
+                    throw problem("a comment, which JSON does not allow; remove it")
+                }
+                return
+            case 0x0B, 0x0C:
                 position += 1
             case 0xC2 where position + 1 < bytes.count && bytes[position + 1] == 0xA0:
                 position += 2
@@ -274,9 +346,16 @@ public struct JSON5SyntaxLocator {
         }
     }
 
-    /// The character at the current position, quoted, or "the end of the file".
+    /// The advice for a value that does not start like one: a word was most
+    /// likely meant as a string.
+    private var quoteHint: String {
+        guard position < bytes.count, Self.isIdentifierByte(bytes[position], first: true) else { return "" }
+        return "; quote strings"
+    }
+
+    /// The character at the current position, quoted, or the end of the text.
     private var current: String {
-        guard position < bytes.count else { return "the end of the file" }
+        guard position < bytes.count else { return endName }
         var end = position + 1
         while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
         return "'" + String(decoding: bytes[position..<end], as: UTF8.self) + "'"

@@ -41,6 +41,14 @@ extension JobSpec {
             try spec.validate()
             return spec
         }
+        // The direct reader hands repeated keys on, and JSONDecoder would keep the first value without a word.
+        if let repeated = JSON5SyntaxLocator.repeatedKeys(in: Array(data), syntax: .json).first {
+            let (line, column) = JSON5SyntaxLocator.lineAndColumn(of: repeated.offset, in: Array(data))
+            let place = data.contains(UInt8(ascii: "\n")) ? "line \(line), column \(column)" : "column \(column)"
+            throw SpecError(
+                field: repeated.path.description, value: nil,
+                problem: "appears twice in one object, again at \(place); give each key once")
+        }
         let spec: JobSpec
         do {
             spec = try JSONDecoder().decode(JobSpec.self, from: data)
@@ -71,9 +79,9 @@ extension JobSpec {
     /// a column for a one-line spec, as in a batch file, and a line and column
     /// for a longer one.
     static func invalidJSONProblem(_ data: Data) -> String {
-        guard let problem = JSON5SyntaxLocator.locatedProblem(in: Array(data)) else {
-            return "is not valid JSON; comments, single quotes, unquoted keys and other JSON5 syntax are not accepted "
-                + "in a spec, nor are control characters inside strings"
+        guard let problem = JSON5SyntaxLocator.locatedProblem(in: Array(data), syntax: .json, endName: "the end of the spec") else {
+            return "is not valid JSON; look for an escape other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX, "
+                + "and for bytes that are not UTF-8"
         }
         return "is not valid JSON \(problem)"
     }

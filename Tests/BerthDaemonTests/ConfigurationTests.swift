@@ -98,6 +98,8 @@ import Testing
         ("{queues: {gpu: {retry: {maxAttempts: 0}}}}", "queues.gpu.retry.maxAttempts", "out of range"),
         (#"{defaultQueue: {memory: "1m"}}"#, "defaultQueue.memory", "out of range"),
         ("{defaultQueue: {cpus: 5000}}", "defaultQueue.cpus", "out of range"),
+        ("{concurrency: 2, concurrency: 3}", "concurrency", "appears again at line 1, column 18; berth would use only the first value"),
+        ("{defaultQueue: {cpus: 1}, defaultQueue: {cpus: 2}}", "defaultQueue", "appears again at line 1, column 27"),
         (#"{leaseDuration: "10s", heartbeatInterval: "6s"}"#, "heartbeatInterval", "at most half of leaseDuration"),
         (#"{defaultQueue: {retry: {initialDelay: "1m", maxDelay: "10s"}}}"#, "defaultQueue.retry.maxDelay", "shorter than initialDelay"),
         (#"{defaultQueue: {memory: "lots"}}"#, "defaultQueue.memory", "is not a size"),
@@ -321,10 +323,12 @@ import Testing
     }
 
     /// Foundation's reader keeps the first of two equal keys, so the error points at the first.
-    @Test func duplicateKeyPointsAtFirst() throws {
+    @Test func repeatedKeyIsReportedAtItsFirstPlace() throws {
         let found = try problems("{\n  concurrency: 0,\n  concurrency: 2,\n}")
-        #expect(found.count == 1, "\(found)")
-        #expect(found.first?.line == 2)
+        #expect(found.count == 2, "\(found)")
+        #expect(found.allSatisfy { $0.line == 2 }, "\(found)")
+        #expect(found.contains { $0.message.contains("appears again at line 3, column 3") }, "\(found)")
+        #expect(found.contains { $0.message.contains("out of range") }, "\(found)")
     }
 }
 

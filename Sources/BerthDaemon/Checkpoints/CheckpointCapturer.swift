@@ -51,7 +51,7 @@ struct CheckpointInspection: Sendable, Equatable {
     /// The reason for content that no JSON reader accepts, with the place
     /// where the syntax breaks when the check finds it.
     static func invalidJSON(_ content: [UInt8]) -> CheckpointInspection {
-        .invalid(JSON5SyntaxLocator.locatedProblem(in: content).map { "is not valid JSON \($0)" } ?? "is not valid JSON")
+        .invalid(JSON5SyntaxLocator.locatedProblem(in: content, syntax: .json).map { "is not valid JSON \($0)" } ?? "is not valid JSON")
     }
 }
 

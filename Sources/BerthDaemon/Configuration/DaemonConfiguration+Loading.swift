@@ -52,6 +52,11 @@ extension DaemonConfiguration {
         }
 
         let problems = ConfigurationProblems()
+        let bytes = Array(data)
+        for repeated in JSON5SyntaxLocator.repeatedKeys(in: bytes) {
+            let (line, column) = JSON5SyntaxLocator.lineAndColumn(of: repeated.offset, in: bytes)
+            problems.add("appears again at line \(line), column \(column); berth would use only the first value, so keep one", at: repeated.path)
+        }
         let configuration = read(ConfigurationObject(dictionary, path: JSONKeyPath(), problems: problems))
         guard problems.isEmpty else {
             throw ConfigurationError(file: file, problems: locate(problems, in: Array(data)))
