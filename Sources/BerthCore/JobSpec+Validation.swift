@@ -56,6 +56,9 @@ extension JobSpec {
             throw error
         } catch let error as DecodingError {
             var specError = SpecError(decoding: error)
+            if case .typeMismatch(_, let context) = error {
+                specError.value = Self.jsonText(at: context.codingPath, in: data).map(SpecError.shortened)
+            }
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
                 if (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
                     // The JSONDecoder of the Swift 6.3 toolchain reports a fraction or
@@ -84,6 +87,25 @@ extension JobSpec {
                 + "and for bytes that are not UTF-8"
         }
         return "is not valid JSON \(problem)"
+    }
+
+    /// Returns the JSON text of the value at `codingPath` in `data`, for an
+    /// error about that value, which the decoder's error does not carry.
+    static func jsonText(at codingPath: [any CodingKey], in data: Data) -> String? {
+        guard var value = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) else { return nil }
+        for key in codingPath {
+            if let index = key.intValue, let array = value as? [Any], array.indices.contains(index) {
+                value = array[index]
+            } else if let object = value as? [String: Any], let member = object[key.stringValue] {
+                value = member
+            } else {
+                return nil
+            }
+        }
+        guard let text = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) else {
+            return nil
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The canonical JSON of this spec: sorted keys, defaults omitted.
@@ -261,6 +283,27 @@ private func check<Value: Comparable & CustomStringConvertible>(
     }
 }
 
+/// Checks a size, and says that a size without a unit counts bytes when the
+/// value is so small that a missing unit is the likely mistake.
+private func check(_ value: ByteSize, in bounds: ClosedRange<ByteSize>, field: String) throws(SpecError) {
+    guard bounds.contains(value) else {
+        let hint = value.bytes < 1024 ? " (a number, or a size without a unit, counts bytes)" : ""
+        throw SpecError(field: field, value: value.description,
+                        problem: "out of range; expected \(bounds.lowerBound) to \(bounds.upperBound)\(hint)")
+    }
+}
+
+/// Checks a number of CPUs, written without a fraction when it has none, as in `0` rather than `0.0`.
+private func check(_ value: Double, in bounds: ClosedRange<Double>, field: String) throws(SpecError) {
+    func text(_ number: Double) -> String {
+        number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+    }
+    guard bounds.contains(value) else {
+        throw SpecError(field: field, value: text(value),
+                        problem: "out of range; expected \(text(bounds.lowerBound)) to \(text(bounds.upperBound))")
+    }
+}
+
 private func validateName(_ value: String, field: String, rule: NamePattern, expected: String) throws(SpecError) {
     guard rule.matches(value) else {
         throw SpecError(field: field, value: value, problem: "expected \(expected)")
@@ -289,7 +332,8 @@ extension SpecError {
         case .keyNotFound(let key, let context):
             self.init(field: context.codingPath.specPath(appending: key.stringValue), value: nil, problem: "is missing")
         case .typeMismatch(let type, let context):
-            self.init(field: context.codingPath.specPath(), value: nil, problem: "expected \(Self.jsonTypeName(type))")
+            let expected = Self.expectedText(field: context.codingPath.last?.stringValue, type: type)
+            self.init(field: context.codingPath.specPath(), value: nil, problem: "expected \(expected)")
         case .valueNotFound(let type, let context):
             self.init(field: context.codingPath.specPath(), value: nil, problem: "is null; expected \(Self.jsonTypeName(type))")
         case .dataCorrupted(let context):
@@ -301,6 +345,18 @@ extension SpecError {
             }
         @unknown default:
             self.init(field: "spec", value: nil, problem: "\(error)")
+        }
+    }
+
+    /// What a field takes, in spec terms: durations and sizes are strings with units.
+    private static func expectedText(field: String?, type: Any.Type) -> String {
+        switch field {
+        case "timeout", "initialDelay", "maxDelay", "modelTimeout":
+            "a duration string with a unit (ms, s, m, h, d), such as \"30s\""
+        case "memory", "workspaceDisk", "maxOutputBytes":
+            "a size string with a unit (k, m, g, t), such as \"512m\""
+        default:
+            jsonTypeName(type)
         }
     }
 

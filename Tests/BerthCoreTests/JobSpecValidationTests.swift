@@ -131,7 +131,7 @@ let badSpecs: [BadSpec] = [
     BadSpec(name: "memory negative", json: specJSON(#""limits":{"memory":-1}"#),
             field: "limits.memory", problem: "-1 is negative"),
     BadSpec(name: "cpus zero", json: specJSON(#""limits":{"cpus":0}"#),
-            field: "limits.cpus", problem: "out of range; expected 0.01 to 1024.0"),
+            field: "limits.cpus", problem: "out of range; expected 0.01 to 1024"),
     BadSpec(name: "cpus too many", json: specJSON(#""limits":{"cpus":2000}"#),
             field: "limits.cpus", problem: "out of range"),
     BadSpec(name: "pids too few", json: specJSON(#""limits":{"pids":1}"#),
@@ -159,9 +159,9 @@ let badSpecs: [BadSpec] = [
     BadSpec(name: "max delay below initial", json: specJSON(#""retry":{"initialDelay":"1m","maxDelay":"30s"}"#),
             field: "retry.maxDelay", problem: "is shorter than retry.initialDelay 1m"),
     BadSpec(name: "multiplier below one", json: specJSON(#""retry":{"multiplier":0.5}"#),
-            field: "retry.multiplier", problem: "out of range; expected 1.0 to 100.0"),
+            field: "retry.multiplier", problem: "out of range; expected 1 to 100"),
     BadSpec(name: "jitter above one", json: specJSON(#""retry":{"jitter":1.5}"#),
-            field: "retry.jitter", problem: "out of range; expected 0.0 to 1.0"),
+            field: "retry.jitter", problem: "out of range; expected 0 to 1"),
     BadSpec(name: "exit code too large", json: specJSON(#""retry":{"neverRetryExitCodes":[2,256]}"#),
             field: "retry.neverRetryExitCodes[1]", problem: "out of range; expected 0 to 255"),
     BadSpec(name: "exit code negative", json: specJSON(#""retry":{"neverRetryExitCodes":[-1]}"#),
@@ -276,6 +276,19 @@ let badSpecs: [BadSpec] = [
 ]
 
 struct JobSpecValidationTests {
+    @Test(arguments: [
+        (specJSON(#""limits":{"timeout":30}"#), #"invalid limits.timeout "30": expected a duration string with a unit (ms, s, m, h, d), such as "30s""#),
+        (specJSON(#""limits":{"memory":512}"#), #"invalid limits.memory "512": out of range; expected 6m to 1t (a number, or a size without a unit, counts bytes)"#),
+        (specJSON(#""limits":{"cpus":0}"#), #"invalid limits.cpus "0": out of range; expected 0.01 to 1024"#),
+        (#"{"image":"alpine:3.20","command":[true]}"#, #"invalid command[0] "true": expected a string"#),
+    ])
+    func messageShowsTheValueAsWritten(json: String, message: String) {
+        let error = #expect(throws: SpecError.self) {
+            try decodeSpec(json)
+        }
+        #expect(error?.description == message)
+    }
+
     @Test(arguments: badSpecs)
     func rejects(bad: BadSpec) {
         let error = #expect(throws: SpecError.self) {
