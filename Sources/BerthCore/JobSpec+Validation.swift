@@ -283,8 +283,8 @@ private func check<Value: Comparable & CustomStringConvertible>(
     }
 }
 
-/// Checks a size, and says that a size without a unit counts bytes when the
-/// value is so small that a missing unit is the likely mistake.
+/// Checks a size. A value under 1 KiB was most likely written without a unit,
+/// so the message then explains that such a number counts bytes.
 private func check(_ value: ByteSize, in bounds: ClosedRange<ByteSize>, field: String) throws(SpecError) {
     guard bounds.contains(value) else {
         let hint = value.bytes < 1024 ? " (a number, or a size without a unit, counts bytes)" : ""
@@ -293,7 +293,8 @@ private func check(_ value: ByteSize, in bounds: ClosedRange<ByteSize>, field: S
     }
 }
 
-/// Checks a number of CPUs, written without a fraction when it has none, as in `0` rather than `0.0`.
+/// Checks a decimal number, such as CPUs or jitter, and writes it without a
+/// fraction when it has none, as `0` rather than `0.0`.
 private func check(_ value: Double, in bounds: ClosedRange<Double>, field: String) throws(SpecError) {
     func text(_ number: Double) -> String {
         number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
@@ -348,7 +349,7 @@ extension SpecError {
         }
     }
 
-    /// What a field takes, in spec terms: durations and sizes are strings with units.
+    /// Returns what a field takes, in spec terms: durations and sizes are strings with units.
     private static func expectedText(field: String?, type: Any.Type) -> String {
         switch field {
         case "timeout", "initialDelay", "maxDelay", "modelTimeout":
