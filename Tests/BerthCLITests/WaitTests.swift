@@ -64,6 +64,17 @@ struct WaitTests {
         #expect(!result.standardError.contains("job \(succeeded) ("))
     }
 
+    @Test("timeout names the start of a job not due yet")
+    func timeoutNamesRunAt() throws {
+        let sandbox = try Sandbox()
+        let later = try sandbox.submit(["--run-at", "2099-01-01T09:00:00Z"])
+
+        let result = try sandbox.run(["wait", "--timeout", "200ms", "\(later)"])
+
+        #expect(result.status == 75)
+        #expect(result.standardError.contains("job \(later) (queued, due at 2099-01-01T09:00:00.000Z)"), "\(result.standardError)")
+    }
+
     @Test("timeout after a failure exits 1")
     func timeoutAfterFailure() throws {
         let sandbox = try Sandbox()

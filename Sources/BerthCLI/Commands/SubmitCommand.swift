@@ -63,7 +63,10 @@ struct SubmitCommand: Command {
             throw UsageError(conflictMessage(arguments, jobOptions: jobOptions, sources: sources), command: name)
         }
         guard arguments.positionals.isEmpty else {
-            throw UsageError("unexpected argument \(arguments.positionals[0]); put the job's command after --, as in: berth submit --image alpine:3.20 -- echo hello", command: name)
+            let image = arguments.value("image") ?? "alpine:3.20"
+            throw UsageError(
+                "unexpected argument \(arguments.positionals[0]); put the job's command after --, as in: berth submit --image \(image) -- echo hello",
+                command: name)
         }
 
         if let path = arguments.value("file") {
@@ -100,9 +103,9 @@ struct SubmitCommand: Command {
         var spec = JobSpec(image: image, command: command)
         if let queue = arguments.value("queue") { spec.queue = queue }
         if let priority = arguments.value("priority") { spec.priority = try integer(priority, option: "priority") }
-        spec.env = try keyValuePairs(arguments.all("env"), option: "env")
+        spec.env = try keyValuePairs(arguments.all("env"), option: "env", form: "NAME=VALUE")
         spec.secrets = arguments.all("secret")
-        spec.labels = try keyValuePairs(arguments.all("label"), option: "label")
+        spec.labels = try keyValuePairs(arguments.all("label"), option: "label", form: "KEY=VALUE")
         spec.idempotencyKey = arguments.value("idempotency-key")
         spec.hold = arguments.has("hold")
         if let runAt = arguments.value("run-at") {
@@ -293,11 +296,12 @@ struct SubmitCommand: Command {
         }
     }
 
-    private func keyValuePairs(_ values: [String], option: String) throws -> [String: String] {
+    /// Splits each `KEY=VALUE` of a repeatable option; `form` is how its help writes it.
+    private func keyValuePairs(_ values: [String], option: String, form: String) throws -> [String: String] {
         var pairs: [String: String] = [:]
         for value in values {
             guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
-                throw UsageError("--\(option) \(value): expected NAME=VALUE", command: name)
+                throw UsageError("--\(option) \(value): expected \(form)", command: name)
             }
             let key = String(value[..<equals])
             guard pairs[key] == nil else {

@@ -48,7 +48,7 @@ struct WaitCommand: Command {
             }
             guard !remaining.isEmpty else { break }
             if let timeout, let deadline, context.now() >= deadline {
-                throw try timeoutFailure(after: timeout, unfinished: remaining, allSucceeded: allSucceeded, store: store)
+                throw try timeoutFailure(after: timeout, unfinished: remaining, allSucceeded: allSucceeded, store: store, now: context.now())
             }
             while try store.dataVersion() == version {
                 if let deadline, context.now() >= deadline { break }
@@ -63,8 +63,14 @@ struct WaitCommand: Command {
     /// Makes the error for a timeout, naming each unfinished job with its
     /// current state. A job that already failed decides the exit status,
     /// because waiting longer cannot make every job succeed.
-    private func timeoutFailure(after timeout: TimeSpan, unfinished: [Int64], allSucceeded: Bool, store: JobStore) throws -> CommandFailure {
-        let states = try unfinished.map { id in "job \(id) (\(try store.requireJob(id: id).state.rawValue))" }
+    private func timeoutFailure(after timeout: TimeSpan, unfinished: [Int64], allSucceeded: Bool, store: JobStore, now: Int64) throws -> CommandFailure {
+        let states = try unfinished.map { id in
+            let job = try store.requireJob(id: id)
+            // A job that is not due yet is the usual reason for the wait, so its start time is named.
+            let due = (job.state == .queued || job.state == .failed) && job.runAt > now
+                ? ", due at \(Format.isoTime(job.runAt) ?? "\(job.runAt)")" : ""
+            return "job \(id) (\(job.state.rawValue)\(due))"
+        }
         let ids = unfinished.map(String.init).joined(separator: " ")
         return CommandFailure(
             "timed out after \(timeout); not finished: \(states.joined(separator: ", ")). Run `berth wait \(ids)` to keep waiting",
