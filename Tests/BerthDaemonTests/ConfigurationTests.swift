@@ -492,4 +492,11 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         #expect((object["database"] as? [String: Any])?["path"] as? String == sandbox.databasePath)
     }
+
+    @Test func effectiveDescriptionPrintsEmptyArraysOnOneLine() throws {
+        let description = try DaemonConfiguration.parse(Data("{engine: {extraRunFlags: []}}".utf8), file: "test.json5").effectiveDescription
+
+        #expect(description.contains(#""extraRunFlags" : []"#), "\(description)")
+        #expect(try JSONSerialization.jsonObject(with: Data(description.utf8)) is [String: Any])
+    }
 }

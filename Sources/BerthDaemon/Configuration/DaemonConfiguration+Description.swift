@@ -53,6 +53,9 @@ extension DaemonConfiguration {
             "logLevel": logLevel.rawValue,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        // Foundation prints an empty array or object over three lines; one reads better.
         return String(decoding: data, as: UTF8.self)
+            .replacingOccurrences(of: #"\[\n\s*\n\s*\]"#, with: "[]", options: .regularExpression)
+            .replacingOccurrences(of: #"\{\n\s*\n\s*\}"#, with: "{}", options: .regularExpression)
     }
 }
