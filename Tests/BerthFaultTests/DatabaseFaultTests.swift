@@ -231,5 +231,52 @@ extension FaultScenarios {
                 #expect(try await daemon.waitForExit() == .exited(0))
             }
         }
+
+        /// A job ends while another process holds the write lock for 30 s,
+        /// longer than the lease and longer than a few retries would last. The
+        /// result waits in the daemon and is stored once the lock is released,
+        /// instead of being rescued as lost.
+        @Test func resultOutlastsALongLock() async throws {
+            try await withFaultSandbox { sandbox in
+                let image = try await FaultImage.require()
+                let sqlite3 = try #require(Shell.sqlite3)
+                let daemon = try sandbox.startDaemon(overrides: ["database": ["busyTimeout": "1s"]])
+                try await daemon.waitForLog("daemon started")
+                let id = try await submit(sandbox, image: image, ["berth-test-job", "stdout", #"{"type":"before"}"#, "sleep", "2"])
+                try await eventually("job \(id) stores its first event") {
+                    try sandbox.store.events(jobID: id, limit: 10).count == 1
+                }
+
+                let release = sandbox.directory.appendingPathComponent("release-lock").path
+                let holderOutput = sandbox.directory.appendingPathComponent("lock-holder.out").path
+                let script = """
+                    (echo 'BEGIN IMMEDIATE;'; echo 'UPDATE workers SET heartbeat_at = heartbeat_at;'; echo '.print locked'
+                     while [ ! -e '\(release)' ]; do sleep 0.1; done; echo 'COMMIT;') | \(sqlite3) '\(sandbox.databasePath)' > '\(holderOutput)' 2>&1
+                    """
+                let environment = sandbox.environment
+                let holder = Task { try await Shell.run("/bin/sh", ["-c", script], environment: environment, timeout: .seconds(90)) }
+                try await eventually("sqlite3 holds the write lock") {
+                    ((try? String(contentsOfFile: holderOutput, encoding: .utf8)) ?? "").contains("locked")
+                }
+                let lockedAt = ContinuousClock.now
+
+                try await daemon.waitForLog("could not record the result", timeout: .seconds(15))
+                try await Task.sleep(until: lockedAt + .seconds(30))
+                #expect(!daemon.log.contains("gave up recording the result"), "daemon log:\n\(daemon.log)")
+                FileManager.default.createFile(atPath: release, contents: nil)
+                let released = try await holder.value
+                #expect(released.status == 0, "\(released)")
+
+                try await eventually("job \(id) succeeds", timeout: .seconds(30)) {
+                    try sandbox.store.requireJob(id: id).state == .succeeded
+                }
+                let attempts = try sandbox.store.attempts(jobID: id)
+                #expect(attempts.count == 1, "\(attempts)")
+                #expect(attempts.first?.outcome == .succeeded, "\(attempts)")
+
+                daemon.send(SIGTERM)
+                #expect(try await daemon.waitForExit() == .exited(0))
+            }
+        }
     }
 }

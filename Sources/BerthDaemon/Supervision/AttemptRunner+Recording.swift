@@ -6,6 +6,10 @@ import Foundation
 // Recording how an attempt ended and moving the job on by its retry policy.
 
 extension AttemptRunner {
+    /// How long a result that the database refuses is retried before the
+    /// attempt is left to a rescue, which records it as lost.
+    static let resultRetryWindow = Duration.seconds(300)
+
     func record(exit: ContainerExit, pump: OutputPump, observer: any AttemptObserver, containerID id: String) async -> End {
         perform(lifecycle.withLock { $0.handle(.exited) })
 
@@ -91,9 +95,12 @@ extension AttemptRunner {
         var nextClaim = pendingInput == nil ? await context.claimHandOver.request(lease) : nil
 
         // A full disk or a long lock by another process passes, so the write is
-        // retried for a while. After that the lease expires and a rescue takes the job.
+        // retried, with the slot kept busy. An expired lease does not stop it:
+        // the owner may still write until another worker rescues the job, and
+        // then the write fails as `leaseLost`.
+        var giveUpAt: ContinuousClock.Instant?
         var delay = Duration.milliseconds(500)
-        for remainingTries in (0..<6).reversed() {
+        while true {
             do {
                 let claimed = try await context.database.run { [lease, decision, nextClaim] store -> ClaimedJob? in
                     let now = Clock.nowMilliseconds()
@@ -122,13 +129,17 @@ extension AttemptRunner {
                 // that fails, such as on a job whose stored spec cannot be read,
                 // cannot keep the result from being stored.
                 nextClaim = nil
-                if remainingTries == 0 {
+                let deadline = giveUpAt ?? ContinuousClock.now + Self.resultRetryWindow
+                giveUpAt = deadline
+                // A cancelled task would not wait between tries.
+                if ContinuousClock.now + delay > deadline || Task.isCancelled {
+                    logger.error("gave up recording the result; a rescue records the attempt as lost once its lease expires")
                     if let id { try? await context.engine.remove(id) }
                     removeAttemptDirectory()
                     return .unrecorded
                 }
                 try? await Task.sleep(for: delay)
-                delay *= 2
+                delay = min(delay * 2, .seconds(4))
             }
         }
         if pendingInput != nil {
