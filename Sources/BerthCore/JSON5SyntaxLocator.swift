@@ -5,18 +5,18 @@ import Foundation
 /// Foundation's JSON and JSON5 readers report only that a text is invalid, and
 /// their values carry no positions, but an operator with a long configuration
 /// file or job spec needs the line and column. This checks the syntax alone and
-/// builds no values. It runs only after the reader has failed or a value was
-/// rejected. Plain JSON is a subset of JSON5, so the same check places errors
-/// in job specs; a spec that uses syntax only JSON5 allows passes it, and the
-/// caller then says what else can be wrong.
+/// builds no values. It runs only on texts that a reader rejected or found
+/// unusual. Job specs are checked as plain JSON, which names the JSON5 syntax
+/// that a spec may not use.
 public struct JSON5SyntaxLocator {
     /// The syntax a text is checked against.
     public enum Syntax: Sendable {
         /// JSON5, as Foundation's reader accepts it with `allowsJSON5`.
         case json5
-        /// JSON as Foundation's reader accepts it without JSON5: no comments,
-        /// single quotes, unquoted keys or JSON5 numbers, but a trailing comma
-        /// in an object or array is accepted (Swift 6.3's Foundation).
+        /// JSON as RFC 8259 defines it: no comments, single quotes, unquoted
+        /// keys, JSON5 numbers or trailing commas. Foundation's reader without
+        /// JSON5 accepts a trailing comma (Swift 6.3), which this rejects.
+        /// A UTF-8 byte order mark before the text is skipped.
         case json
     }
 
@@ -31,7 +31,7 @@ public struct JSON5SyntaxLocator {
 
     private let bytes: [UInt8]
     private let syntax: Syntax
-    /// How messages name the end of the text, such as "the end of the file".
+    /// The name of the end of the text in messages, such as "the end of the file".
     private let endName: String
     private var position = 0
     /// The key path of the value being read.
@@ -56,6 +56,9 @@ public struct JSON5SyntaxLocator {
         in bytes: [UInt8], syntax: Syntax = .json5, endName: String = "the end of the file"
     ) -> Problem? {
         var locator = JSON5SyntaxLocator(bytes, syntax: syntax, endName: endName)
+        if syntax == .json, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            locator.position = 3
+        }
         do throws(Problem) {
             try locator.skipSpaceAndComments()
             try locator.value(depth: 0)
@@ -179,7 +182,11 @@ public struct JSON5SyntaxLocator {
             guard consume(UInt8(ascii: ",")) else {
                 throw problem("expected ',' or '\(Character(UnicodeScalar(closing)))', found \(current)")
             }
+            let comma = position - 1
             try skipSpaceAndComments()
+            if syntax == .json, position < bytes.count, bytes[position] == closing {
+                throw problem("a comma before '\(Character(UnicodeScalar(closing)))', which JSON does not allow; remove it", at: comma)
+            }
         }
     }
 
@@ -187,6 +194,9 @@ public struct JSON5SyntaxLocator {
     private mutating func key() throws(Problem) -> String {
         guard position < bytes.count else { throw problem("expected a key, found \(endName)") }
         let start = position
+        if syntax == .json, bytes[position] == UInt8(ascii: "'") {
+            throw problem("a key in single quotes; JSON keys take double quotes")
+        }
         if syntax == .json, bytes[position] != UInt8(ascii: "\"") {
             throw problem("expected a key in double quotes, found \(current)")
         }

@@ -31,6 +31,9 @@ extension JobSpec {
 
     /// Decodes and validates one spec from JSON, rejecting it before anything is stored.
     public static func decode(json data: Data) throws(SpecError) -> JobSpec {
+        if data.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
+            throw SpecError(field: "spec", value: nil, problem: "is empty; expected a JSON object with at least image and command")
+        }
         guard data.count <= maximumEncodedSize else {
             throw SpecError(
                 field: "spec", value: nil,
@@ -40,6 +43,11 @@ extension JobSpec {
             assert(spec == (try? JSONDecoder().decode(JobSpec.self, from: data)), "the spec reader differs from JSONDecoder for \(String(decoding: data, as: UTF8.self))")
             try spec.validate()
             return spec
+        }
+        // Foundation's decoder accepts a trailing comma, which is not JSON, and
+        // says only that a text is invalid, so the syntax is checked first.
+        if let problem = JSON5SyntaxLocator.locatedProblem(in: Array(data), syntax: .json, endName: "the end of the spec") {
+            throw SpecError(field: "spec", value: nil, problem: "is not valid JSON \(problem)")
         }
         // The direct reader hands repeated keys on, and JSONDecoder would keep the first value without a word.
         if let repeated = JSON5SyntaxLocator.repeatedKeys(in: Array(data), syntax: .json).first {
@@ -56,8 +64,8 @@ extension JobSpec {
             throw error
         } catch let error as DecodingError {
             var specError = SpecError(decoding: error)
-            if case .typeMismatch(_, let context) = error {
-                specError.value = Self.jsonText(at: context.codingPath, in: data).map(SpecError.shortened)
+            if case .typeMismatch(_, let context) = error, let text = Self.jsonText(at: context.codingPath, in: data) {
+                specError.problem = "is \(Self.describeJSON(text)); \(specError.problem)"
             }
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
                 if (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
@@ -106,6 +114,18 @@ extension JobSpec {
             return nil
         }
         return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Describes a JSON value for a message, such as `the number 30`, so that
+    /// a number is not shown in quotes as if it were a string.
+    static func describeJSON(_ text: String) -> String {
+        switch text.first {
+        case "\"": "the string \(SpecError.shortened(String(text.dropFirst().dropLast())))"
+        case "[": "an array"
+        case "{": "an object"
+        case "t", "f", "n": text
+        default: "the number \(text)"
+        }
     }
 
     /// The canonical JSON of this spec: sorted keys, defaults omitted.

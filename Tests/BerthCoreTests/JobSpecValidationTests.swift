@@ -250,7 +250,11 @@ let badSpecs: [BadSpec] = [
     BadSpec(name: "spec truncated", json: #"{"image":"alpine","#,
             field: "spec", problem: "is not valid JSON"),
     BadSpec(name: "spec empty", json: "",
-            field: "spec", problem: "is not valid JSON"),
+            field: "spec", problem: "is empty; expected a JSON object"),
+    BadSpec(name: "trailing comma", json: #"{"image":"alpine","command":["true"],}"#,
+            field: "spec", problem: "is not valid JSON at column 37: a comma before '}', which JSON does not allow; remove it"),
+    BadSpec(name: "single-quoted key", json: #"{'image':"alpine","command":["true"]}"#,
+            field: "spec", problem: "at column 2: a key in single quotes; JSON keys take double quotes"),
     BadSpec(name: "missing comma", json: #"{"image":"alpine" "command":["true"]}"#,
             field: "spec", problem: "is not valid JSON at column 19: expected ',' or '}', found '\"'"),
     BadSpec(name: "unquoted word", json: "{\n  \"image\": alpine,\n  \"command\": [\"true\"]\n}",
@@ -277,10 +281,11 @@ let badSpecs: [BadSpec] = [
 
 struct JobSpecValidationTests {
     @Test(arguments: [
-        (specJSON(#""limits":{"timeout":30}"#), #"invalid limits.timeout "30": expected a duration string with a unit (ms, s, m, h, d), such as "30s""#),
+        (specJSON(#""limits":{"timeout":30}"#), #"invalid limits.timeout: is the number 30; expected a duration string with a unit (ms, s, m, h, d), such as "30s""#),
         (specJSON(#""limits":{"memory":512}"#), #"invalid limits.memory "512": out of range; expected 6m to 1t (a number, or a size without a unit, counts bytes)"#),
         (specJSON(#""limits":{"cpus":0}"#), #"invalid limits.cpus "0": out of range; expected 0.01 to 1024"#),
-        (#"{"image":"alpine:3.20","command":[true]}"#, #"invalid command[0] "true": expected a string"#),
+        (#"{"image":"alpine:3.20","command":[true]}"#, #"invalid command[0]: is true; expected a string"#),
+        (#"{"image":["alpine"],"command":["true"]}"#, #"invalid image: is an array; expected a string"#),
     ])
     func messageShowsTheValueAsWritten(json: String, message: String) {
         let error = #expect(throws: SpecError.self) {

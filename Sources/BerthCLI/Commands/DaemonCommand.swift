@@ -58,6 +58,10 @@ struct DaemonCommand: Command {
         }
 
         if arguments.has("check-config") {
+            if configurationFile == nil {
+                context.printError(
+                    "berth daemon: no configuration file at \(DaemonConfiguration.defaultPath) and no --config; these are the defaults")
+            }
             context.print(configuration.effectiveDescription)
             return
         }

@@ -163,9 +163,7 @@ struct SubmitCommand: Command {
         guard let option = Self.optionForField[error.field], let given = arguments.value(option) else {
             return "\(error)"
         }
-        let unitHint = ["memory", "workspace-disk", "max-output"].contains(option) && given.allSatisfy(\.isNumber)
-            ? " (a size without a unit counts bytes)" : ""
-        return "--\(option) \(given): \(error.problem)\(unitHint)"
+        return "--\(option) \(given): \(error.problem)"
     }
 
     /// Validates every line, reports every invalid one, and stores all or nothing.

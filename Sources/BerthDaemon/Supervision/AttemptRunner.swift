@@ -256,7 +256,24 @@ final class AttemptRunner: Sendable {
             return await finish(AttemptResult(outcome: .interrupted, message: "the engine failed during \(operation): \(engineError)"), containerID: nil)
         }
         logger.error("container could not start", [(.error, "\(error)")])
-        return await finish(AttemptResult(outcome: .startFailed, message: "\(operation) failed: \(error)"), containerID: containerID)
+        let hint = Self.startFailureHint(error, image: job.spec.image, pullPolicy: context.configuration.engine.pullPolicy.rawValue)
+        let message = "\(operation) failed: \(error)\(hint)"
+        return await finish(AttemptResult(outcome: .startFailed, message: message), containerID: containerID)
+    }
+
+    /// Returns what to do about a start failure whose cause the engine's
+    /// message names, such as an image that is not on the host.
+    static func startFailureHint(_ error: any Error, image: String, pullPolicy: String) -> String {
+        let text = "\(error)"
+        if text.contains("image not known") || text.contains("No such image") {
+            return pullPolicy == "never"
+                ? "; engine.pullPolicy is never, so build or pull \(image) on this host first"
+                : "; check the image name, and that this host can pull it"
+        }
+        if text.contains("container-init binary not found") {
+            return "; install podman's init binary, catatonit (on Debian: apt-get install catatonit)"
+        }
+        return ""
     }
 
     /// Returns the engine's own failure behind `error`. That is the error itself
