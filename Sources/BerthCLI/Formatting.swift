@@ -1,4 +1,5 @@
 import BerthCore
+import BerthDaemon
 import BerthStore
 import Foundation
 
@@ -121,7 +122,7 @@ struct JobView: Encodable {
     let leaseExpiresAt: String?
     let cancelRequested: Bool
     let lastError: String?
-    let pendingInput: String?
+    let pendingInput: PendingInputView?
     let createdAt: String?
     let updatedAt: String?
     let finishedAt: String?
@@ -142,12 +143,32 @@ struct JobView: Encodable {
         leaseExpiresAt = Format.isoTime(job.leaseExpiresAt)
         cancelRequested = job.cancelRequested
         lastError = job.lastError
-        pendingInput = job.pendingInput
+        pendingInput = job.pendingInput.map(PendingInputView.init)
         createdAt = Format.isoTime(job.createdAt)
         updatedAt = Format.isoTime(job.updatedAt)
         finishedAt = Format.isoTime(job.finishedAt)
         spec = job.spec
         self.attempts = attempts.map { $0.map(AttemptView.init) }
+    }
+}
+
+/// What a waiting job waits for, as a JSON object, so that an application
+/// reads it without decoding a string. Stored text that is not a known
+/// `PendingInput` is printed as the string it is.
+enum PendingInputView: Encodable {
+    case input(PendingInput)
+    case text(String)
+
+    init(_ stored: String) {
+        self = PendingInput.decode(stored).map(PendingInputView.input) ?? .text(stored)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .input(let input): try container.encode(input)
+        case .text(let text): try container.encode(text)
+        }
     }
 }
 

@@ -197,3 +197,29 @@ struct JobActionTests {
         #expect(try sandbox.listJobs().isEmpty)
     }
 }
+
+@Suite("Pending input in JSON")
+struct PendingInputJSONTests {
+    @Test("ls --json prints pendingInput as an object")
+    func pendingInputIsAnObject() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+        let other = try sandbox.submit()
+        let pending = #"{"adapter":"perstack","checkpoint":"c1.json","expert":"writer","toolCalls":[{"id":"t1","toolName":"ask","arguments":"{\"q\":1}"}]}"#
+        _ = try sandbox.sqlite(
+            """
+            UPDATE jobs SET state = 'waiting', pending_input = '\(pending)' WHERE id = \(id);
+            UPDATE jobs SET state = 'waiting', pending_input = 'not an object' WHERE id = \(other);
+            """)
+
+        let result = try sandbox.run(["ls", "--state", "waiting", "--json"])
+        let objects = try result.lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let known = objects.first { ($0["id"] as? Int) == Int(id) }?["pendingInput"] as? [String: Any]
+        let unknown = objects.first { ($0["id"] as? Int) == Int(other) }?["pendingInput"] as? String
+
+        #expect(result.status == 0, "\(result)")
+        #expect(known?["checkpoint"] as? String == "c1.json", "\(result)")
+        #expect((known?["toolCalls"] as? [[String: Any]])?.first?["toolName"] as? String == "ask", "\(result)")
+        #expect(unknown == "not an object", "\(result)")
+    }
+}
