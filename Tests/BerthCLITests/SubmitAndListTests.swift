@@ -290,3 +290,22 @@ struct SubmitAndListTests {
         #expect(overridden.standardOutput == "")
     }
 }
+
+@Suite("Show a Perstack job")
+struct ShowPerstackJobTests {
+    @Test("show names the expert and the query")
+    func showNamesExpertAndQuery() throws {
+        let sandbox = try Sandbox()
+        let spec = #"{"image":"alpine:3.20","command":["perstack"],"adapter":{"type":"perstack","expert":"writer","query":"Summarize the report","model":"m-1","maxSteps":50}}"#
+        let submitted = try sandbox.run(["submit", "--hold", "--spec", spec])
+        let id = submitted.standardOutput.trimmingCharacters(in: .newlines)
+
+        let shown = try sandbox.run(["show", id])
+
+        #expect(submitted.status == 0, "\(submitted)")
+        #expect(shown.lines.contains { $0.hasPrefix("adapter:") && $0.hasSuffix(" perstack") }, "\(shown)")
+        #expect(shown.lines.contains { $0.hasPrefix("expert:") && $0.hasSuffix(" writer") }, "\(shown)")
+        #expect(shown.lines.contains { $0.hasPrefix("query:") && $0.hasSuffix(" Summarize the report") }, "\(shown)")
+        #expect(shown.lines.contains { $0.hasPrefix("runtime:") && $0.hasSuffix(" model m-1, max steps 50") }, "\(shown)")
+    }
+}

@@ -35,6 +35,9 @@ struct ShowCommand: Command {
             ("priority", "\(job.priority)"),
             ("image", job.spec.image),
             ("command", Format.command(job.spec.command, limit: 200)),
+        ]
+        fields += Self.adapterFields(job.spec.adapter)
+        fields += [
             ("attempts", "\(job.attemptsUsed) used, \(job.attempt) started"),
             ("created", Format.time(job.createdAt)),
             ("run at", Format.time(job.runAt)),
@@ -105,6 +108,20 @@ extension ShowCommand {
         if let outcomes = retry.retryOn { parts.append("on " + outcomes.map(\.rawValue).joined(separator: " ")) }
         if let codes = retry.neverRetryExitCodes { parts.append("never on exit codes " + codes.map(String.init).joined(separator: " ")) }
         return parts.isEmpty ? nil : parts.joined(separator: ", ") + "; the rest from the queue"
+    }
+
+    /// Returns the adapter and, for a Perstack job, the expert and the query,
+    /// which is the task an operator reviews before approving a held job.
+    static func adapterFields(_ adapter: JobSpec.Adapter) -> [(String, String)] {
+        guard case .perstack(let options) = adapter else { return [] }
+        var fields = [("adapter", "perstack"), ("expert", Format.printable(options.expert)),
+                      ("query", Format.truncate(Format.printable(options.query), to: 500))]
+        var settings: [String] = []
+        if let provider = options.provider { settings.append("provider \(provider)") }
+        if let model = options.model { settings.append("model \(model)") }
+        if let maxSteps = options.maxSteps { settings.append("max steps \(maxSteps)") }
+        if !settings.isEmpty { fields.append(("runtime", Format.printable(settings.joined(separator: ", ")))) }
+        return fields
     }
 
     static func pendingInputFields(_ stored: String, jobID: Int64) -> [(String, String)] {
