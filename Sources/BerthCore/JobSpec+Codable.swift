@@ -209,9 +209,10 @@ extension Decoder {
         let known = Set(Key.allCases.map(\.stringValue))
         let unknown = unknownKeys.sorted { $0.stringValue < $1.stringValue }
         if let first = unknown.first {
-            throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: codingPath + [first],
-                debugDescription: "unknown field; valid fields here are \(known.sorted().joined(separator: ", "))"))
+            let list = known.sorted().joined(separator: ", ")
+            let description = KeySuggestion.closest(to: first.stringValue, among: Array(known))
+                .map { "unknown field; did you mean \($0)? Valid fields here are \(list)" } ?? "unknown field; valid fields here are \(list)"
+            throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: codingPath + [first], debugDescription: description))
         }
     }
 }

@@ -1,11 +1,11 @@
 /// Finds the valid key that an unknown key was probably meant to be.
-enum KeySuggestion {
+public enum KeySuggestion {
     /// Returns the valid key closest to `unknown`: one that differs only in
     /// letter case, else one within an edit distance of 2 (1 for keys of four
     /// characters or fewer, so short keys do not match unrelated ones).
     /// A swap of two neighbouring characters counts as one edit. Returns nil
     /// when no key is that close; of equally close keys, the first in sorted order.
-    static func closest(to unknown: String, among validKeys: [String]) -> String? {
+    public static func closest(to unknown: String, among validKeys: [String]) -> String? {
         let sortedKeys = validKeys.sorted()
         if let sameLetters = sortedKeys.first(where: { $0.lowercased() == unknown.lowercased() }) {
             return sameLetters
