@@ -152,7 +152,7 @@ struct JobView: Encodable {
     }
 }
 
-/// What a waiting job waits for, as a JSON object, so that an application
+/// The input a waiting job waits for, as a JSON object, so that an application
 /// reads it without decoding a string. Stored text that is not a known
 /// `PendingInput` is printed as the string it is.
 enum PendingInputView: Encodable {

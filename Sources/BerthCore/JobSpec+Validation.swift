@@ -45,7 +45,7 @@ extension JobSpec {
             return spec
         }
         // Foundation's decoder accepts a trailing comma, which is not JSON, and
-        // says only that a text is invalid, so the syntax is checked first.
+        // reports only that a text is invalid, so the syntax is checked first.
         if let problem = JSON5SyntaxLocator.locatedProblem(in: Array(data), syntax: .json, endName: "the end of the spec") {
             throw SpecError(field: "spec", value: nil, problem: "is not valid JSON \(problem)")
         }
@@ -75,7 +75,8 @@ extension JobSpec {
                     specError.problem = "has a number with a fraction, or out of range, in a field that takes a whole number: "
                         + "priority, limits.pids, retry.maxAttempts, retry.neverRetryExitCodes, adapter.maxSteps or adapter.maxRetries"
                 } else {
-                    specError.problem = invalidJSONProblem(data)
+                    // The syntax check above passed, so the syntax cannot be located.
+                    specError.problem = Self.invalidJSONBeyondSyntax
                 }
             }
             throw specError
@@ -86,16 +87,10 @@ extension JobSpec {
         return spec
     }
 
-    /// Says where `data` stops being JSON, which Foundation's decoder does not:
-    /// a column for a one-line spec, as in a batch file, and a line and column
-    /// for a longer one.
-    static func invalidJSONProblem(_ data: Data) -> String {
-        guard let problem = JSON5SyntaxLocator.locatedProblem(in: Array(data), syntax: .json, endName: "the end of the spec") else {
-            return "is not valid JSON; look for an escape other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX, "
-                + "and for bytes that are not UTF-8"
-        }
-        return "is not valid JSON \(problem)"
-    }
+    /// The problem with a spec that the syntax check passed and Foundation's
+    /// decoder still rejected as invalid JSON.
+    static let invalidJSONBeyondSyntax = "is not valid JSON; look for an escape other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX, "
+        + "and for bytes that are not UTF-8"
 
     /// Returns the JSON text of the value at `codingPath` in `data`, for an
     /// error about that value, which the decoder's error does not carry.

@@ -17,8 +17,8 @@ public struct CheckpointRecord: Sendable, Equatable {
     public var valid: Bool
     /// The reason capture refused the file, or nil when it was stored.
     public var refusedReason: String?
-    /// What the adapter found wrong with stored content that is not valid; nil
-    /// for valid content, and for rows captured before berth kept the reason.
+    /// The adapter's reason why stored content is not valid. It is nil for valid
+    /// content, and for rows captured before berth stored the reason.
     public var invalidReason: String?
     /// Fields the adapter read from the content, as a JSON object.
     public var metadata: String?
@@ -42,7 +42,7 @@ public struct NewCheckpoint: Sendable, Equatable {
     public var metadata: String?
 
     /// Makes the row of a file copied into the checkpoint store.
-    /// `invalidReason` says what is wrong with content that is not valid, and is nil for valid content.
+    /// `invalidReason` is the problem with content that is not valid, and nil for valid content.
     public static func stored(
         name: String, sha256: String, size: Int64, storedPath: String, invalidReason: String? = nil, metadata: String?
     ) -> NewCheckpoint {

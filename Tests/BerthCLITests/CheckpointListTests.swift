@@ -42,9 +42,9 @@ struct CheckpointListTests {
         #expect(link?.hasSuffix("is a symbolic link, which capture never follows") == true, "\(result)")
         #expect(good?.trimmingCharacters(in: .whitespaces).hasSuffix(" valid") == true, "\(result)")
 
-        let resumeRefused = try sandbox.run(["resume", "\(id)", "--from", "link.json"])
-        #expect(resumeRefused.status == 1)
-        #expect(resumeRefused.standardError.contains(
-            "cannot resume from checkpoint link.json: capture refused it: is a symbolic link, which capture never follows"), "\(resumeRefused)")
+        let resumeFromRefused = try sandbox.run(["resume", "\(id)", "--from", "link.json"])
+        #expect(resumeFromRefused.status == 1)
+        #expect(resumeFromRefused.standardError.contains(
+            "cannot resume from checkpoint link.json: capture refused it: is a symbolic link, which capture never follows"), "\(resumeFromRefused)")
     }
 }

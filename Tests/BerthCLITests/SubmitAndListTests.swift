@@ -300,12 +300,18 @@ struct ShowPerstackJobTests {
         let submitted = try sandbox.run(["submit", "--hold", "--spec", spec])
         let id = submitted.standardOutput.trimmingCharacters(in: .newlines)
 
-        let shown = try sandbox.run(["show", id])
+        let showResult = try sandbox.run(["show", id])
+        // Each line is "label:" padded with spaces, then the value.
+        var fields: [String: String] = [:]
+        for line in showResult.lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
 
         #expect(submitted.status == 0, "\(submitted)")
-        #expect(shown.lines.contains { $0.hasPrefix("adapter:") && $0.hasSuffix(" perstack") }, "\(shown)")
-        #expect(shown.lines.contains { $0.hasPrefix("expert:") && $0.hasSuffix(" writer") }, "\(shown)")
-        #expect(shown.lines.contains { $0.hasPrefix("query:") && $0.hasSuffix(" Summarize the report") }, "\(shown)")
-        #expect(shown.lines.contains { $0.hasPrefix("runtime:") && $0.hasSuffix(" model m-1, max steps 50") }, "\(shown)")
+        #expect(fields["adapter"] == "perstack", "\(showResult)")
+        #expect(fields["expert"] == "writer", "\(showResult)")
+        #expect(fields["query"] == "Summarize the report", "\(showResult)")
+        #expect(fields["runtime"] == "model m-1, max steps 50", "\(showResult)")
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 @testable import BerthDaemon
 
-/// What the adapters say about checkpoint content that a resume may not start from.
+/// The reasons the adapters give for checkpoint content that a resume may not start from.
 @Suite struct CheckpointInspectionTests {
     let perstack = PerstackAdapter(options: JobSpec.PerstackOptions(expert: "writer", query: "q"), jobID: 1)
 

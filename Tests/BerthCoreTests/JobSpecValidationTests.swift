@@ -275,6 +275,8 @@ let badSpecs: [BadSpec] = [
             field: "image", problem: "appears twice in one object, again at column 38; give each key once"),
     BadSpec(name: "repeated nested key", json: #"{"image":"alpine","command":["true"],"limits":{"cpus":1,"cpus":2}}"#,
             field: "limits.cpus", problem: "appears twice in one object"),
+    BadSpec(name: "unknown escape", json: #"{"image":"alpine","command":["a\q"]}"#,
+            field: "spec", problem: "is not valid JSON; look for an escape other than"),
     BadSpec(name: "hash comment", json: "# a job",
             field: "spec", problem: "at column 1: expected a value, found '#'"),
     BadSpec(name: "cut short", json: #"{"image":"alpine","command":["#,

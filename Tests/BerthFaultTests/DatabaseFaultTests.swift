@@ -188,17 +188,7 @@ extension FaultScenarios {
                     try sandbox.store.events(jobID: running, limit: 10).count == 1
                 }
 
-                let release = sandbox.directory.appendingPathComponent("release-lock").path
-                let holderOutput = sandbox.directory.appendingPathComponent("lock-holder.out").path
-                let script = """
-                    (echo 'BEGIN IMMEDIATE;'; echo 'UPDATE workers SET heartbeat_at = heartbeat_at;'; echo '.print locked'
-                     while [ ! -e '\(release)' ]; do sleep 0.1; done; echo 'COMMIT;') | \(sqlite3) '\(sandbox.databasePath)' > '\(holderOutput)' 2>&1
-                    """
-                let environment = sandbox.environment
-                let holder = Task { try await Shell.run("/bin/sh", ["-c", script], environment: environment, timeout: .seconds(60)) }
-                try await eventually("sqlite3 holds the write lock") {
-                    ((try? String(contentsOfFile: holderOutput, encoding: .utf8)) ?? "").contains("locked")
-                }
+                let lock = try await WriteLockHolder.start(in: sandbox, sqlite3: sqlite3, timeout: .seconds(60))
                 let lockedAt = ContinuousClock.now
 
                 let submitted = try await sandbox.berth(
@@ -214,8 +204,7 @@ extension FaultScenarios {
                 #expect(daemon.isRunning)
                 // Shorter than the 6 s lease, so that the job keeps it.
                 try await Task.sleep(until: lockedAt + .seconds(3))
-                FileManager.default.createFile(atPath: release, contents: nil)
-                let released = try await holder.value
+                let released = try await lock.release()
                 #expect(released.status == 0, "\(released)")
 
                 try await eventually("job \(running) succeeds", timeout: .seconds(30)) {
@@ -247,24 +236,13 @@ extension FaultScenarios {
                     try sandbox.store.events(jobID: id, limit: 10).count == 1
                 }
 
-                let release = sandbox.directory.appendingPathComponent("release-lock").path
-                let holderOutput = sandbox.directory.appendingPathComponent("lock-holder.out").path
-                let script = """
-                    (echo 'BEGIN IMMEDIATE;'; echo 'UPDATE workers SET heartbeat_at = heartbeat_at;'; echo '.print locked'
-                     while [ ! -e '\(release)' ]; do sleep 0.1; done; echo 'COMMIT;') | \(sqlite3) '\(sandbox.databasePath)' > '\(holderOutput)' 2>&1
-                    """
-                let environment = sandbox.environment
-                let holder = Task { try await Shell.run("/bin/sh", ["-c", script], environment: environment, timeout: .seconds(90)) }
-                try await eventually("sqlite3 holds the write lock") {
-                    ((try? String(contentsOfFile: holderOutput, encoding: .utf8)) ?? "").contains("locked")
-                }
+                let lock = try await WriteLockHolder.start(in: sandbox, sqlite3: sqlite3, timeout: .seconds(90))
                 let lockedAt = ContinuousClock.now
 
                 try await daemon.waitForLog("could not record the result", timeout: .seconds(15))
                 try await Task.sleep(until: lockedAt + .seconds(30))
                 #expect(!daemon.log.contains("gave up recording the result"), "daemon log:\n\(daemon.log)")
-                FileManager.default.createFile(atPath: release, contents: nil)
-                let released = try await holder.value
+                let released = try await lock.release()
                 #expect(released.status == 0, "\(released)")
 
                 try await eventually("job \(id) succeeds", timeout: .seconds(30)) {
@@ -276,6 +254,35 @@ extension FaultScenarios {
 
                 daemon.send(SIGTERM)
                 #expect(try await daemon.waitForExit() == .exited(0))
+            }
+        }
+
+        /// A `sqlite3` shell that holds the database's write lock, with a
+        /// transaction it opened, until `release()`.
+        struct WriteLockHolder {
+            let releasePath: String
+            let task: Task<Finished, any Error>
+
+            /// Starts the shell and returns once it holds the lock.
+            static func start(in sandbox: FaultSandbox, sqlite3: String, timeout: Duration) async throws -> WriteLockHolder {
+                let release = sandbox.directory.appendingPathComponent("release-lock").path
+                let output = sandbox.directory.appendingPathComponent("lock-holder.out").path
+                let script = """
+                    (echo 'BEGIN IMMEDIATE;'; echo 'UPDATE workers SET heartbeat_at = heartbeat_at;'; echo '.print locked'
+                     while [ ! -e '\(release)' ]; do sleep 0.1; done; echo 'COMMIT;') | \(sqlite3) '\(sandbox.databasePath)' > '\(output)' 2>&1
+                    """
+                let environment = sandbox.environment
+                let task = Task { try await Shell.run("/bin/sh", ["-c", script], environment: environment, timeout: timeout) }
+                try await eventually("sqlite3 holds the write lock") {
+                    ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("locked")
+                }
+                return WriteLockHolder(releasePath: release, task: task)
+            }
+
+            /// Commits the shell's transaction and returns how the shell ended.
+            func release() async throws -> Finished {
+                FileManager.default.createFile(atPath: releasePath, contents: nil)
+                return try await task.value
             }
         }
     }

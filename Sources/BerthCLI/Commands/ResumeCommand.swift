@@ -33,7 +33,8 @@ struct ResumeCommand: Command {
             let candidates = ResumePoints.matching(wanted, spec: job.spec, checkpoints: checkpoints)
             guard !candidates.isEmpty else {
                 if let refused = ResumePoints.refusal(wanted, spec: job.spec, checkpoints: checkpoints) {
-                    throw CheckpointNotResumable(jobID: job.id, name: wanted, reason: "capture refused it: \(refused.refusedReason ?? "")")
+                    let reason = ResumePoints.problem(spec: job.spec, jobID: job.id, checkpoint: refused) ?? "capture refused it"
+                    throw CheckpointNotResumable(jobID: job.id, name: wanted, reason: reason)
                 }
                 throw StoreError.checkpointNotFound(jobID: job.id, name: wanted)
             }

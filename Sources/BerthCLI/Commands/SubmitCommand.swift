@@ -124,18 +124,18 @@ struct SubmitCommand: Command {
         return spec
     }
 
-    /// Says which ways of giving jobs were combined, naming the options given.
+    /// Returns the usage error for ways of giving jobs that were combined, naming the options given.
     private func conflictMessage(_ arguments: ParsedArguments, jobOptions: [String], sources: Int) -> String {
         guard sources > 0 else {
             return "nothing to submit; give --image IMAGE -- COMMAND, --spec JSON or --file FILE"
         }
-        var given = jobOptions.map { "--\($0)" }
-        if arguments.trailing != nil { given.append("-- COMMAND") }
+        var fieldOptions = jobOptions.map { "--\($0)" }
+        if arguments.trailing != nil { fieldOptions.append("-- COMMAND") }
         let whole = ["spec", "file"].filter { arguments.has($0) }.map { "--\($0)" }
-        guard !given.isEmpty else {
+        guard !fieldOptions.isEmpty else {
             return "--spec and --file cannot be combined; submit one of them at a time"
         }
-        return "\(whole.joined(separator: " and ")) cannot be combined with \(given.joined(separator: ", ")); "
+        return "\(whole.joined(separator: " and ")) cannot be combined with \(fieldOptions.joined(separator: ", ")); "
             + "put those fields into the spec instead (only --hold applies to --spec and --file)"
     }
 
@@ -160,10 +160,10 @@ struct SubmitCommand: Command {
     }
 
     private func optionError(_ error: SpecError, _ arguments: ParsedArguments) -> String {
-        guard let option = Self.optionForField[error.field], let given = arguments.value(option) else {
+        guard let option = Self.optionForField[error.field], let typed = arguments.value(option) else {
             return "\(error)"
         }
-        return "--\(option) \(given): \(error.problem)"
+        return "--\(option) \(typed): \(error.problem)"
     }
 
     /// Validates every line, reports every invalid one, and stores all or nothing.

@@ -124,14 +124,14 @@ public enum ResumePoints {
         return checkpoints.filter { names.contains($0.name) && $0.storedPath != nil }.sorted { $0.id > $1.id }
     }
 
-    /// Returns the newest refused file that `name` names, so that a resume
-    /// from it can say why capture refused it.
+    /// Returns the newest file that capture refused under `name`, so that a
+    /// resume from it can report the reason.
     public static func refusal(_ name: String, spec: JobSpec, checkpoints: [CheckpointRecord]) -> CheckpointRecord? {
         let names = fileNames(for: name, spec: spec)
         return checkpoints.last { names.contains($0.name) && $0.refusedReason != nil }
     }
 
-    /// The file names that `name` may mean: a Perstack checkpoint is also named by its id alone.
+    /// Returns the file names that `name` may mean, because a Perstack checkpoint is also named by its id alone.
     private static func fileNames(for name: String, spec: JobSpec) -> Set<String> {
         var names: Set<String> = [name]
         if case .perstack = spec.adapter { names.insert(name + ".json") }

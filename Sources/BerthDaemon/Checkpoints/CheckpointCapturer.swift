@@ -31,8 +31,8 @@ enum CheckpointNameDecision: Equatable {
 
 /// The adapter's reading of a checkpoint file's content.
 struct CheckpointInspection: Sendable, Equatable {
-    /// What is wrong with content that a resume may not start from, such as
-    /// JSON cut short; nil when the content is valid.
+    /// The problem with content that a resume may not start from, such as JSON
+    /// cut short. It is nil when the content is valid.
     var invalidReason: String?
     /// Fields the adapter read from the content, as a JSON object.
     var metadata: String?
@@ -48,8 +48,8 @@ struct CheckpointInspection: Sendable, Equatable {
         CheckpointInspection(invalidReason: reason, metadata: nil)
     }
 
-    /// The reason for content that no JSON reader accepts, with the place
-    /// where the syntax breaks when the check finds it.
+    /// Returns the inspection of content that no JSON reader accepts, naming
+    /// the place where the syntax breaks when the check finds it.
     static func invalidJSON(_ content: [UInt8]) -> CheckpointInspection {
         .invalid(JSON5SyntaxLocator.locatedProblem(in: content, syntax: .json).map { "is not valid JSON \($0)" } ?? "is not valid JSON")
     }

@@ -54,7 +54,7 @@ extension Doctor {
         return checks
     }
 
-    /// What to do about a container that would not start. berth runs every
+    /// Returns the fix for a container that would not start. berth runs every
     /// container with `--init`, and podman refuses it when its init binary,
     /// catatonit, is missing, which happens when podman was installed without
     /// its recommended packages.

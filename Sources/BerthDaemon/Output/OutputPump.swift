@@ -9,9 +9,9 @@ import Synchronization
 /// The engine's reader threads call `append`. A full batch is handed to a
 /// writer queue, so the reader parses the next batch while SQLite stores this
 /// one. While the writer is busy, lines keep gathering past a full batch, and
-/// the writer takes all of them in its next transaction: when the database is
-/// the slower side, fewer and larger transactions store the same lines with
-/// less work per line. Once `OutputRecorder.mustWait` says that enough has
+/// the writer takes all of them in its next transaction. So when the database
+/// is the slower side, fewer and larger transactions store the same lines
+/// with less work per line. Once `OutputRecorder.mustWait` says that enough has
 /// gathered, the reader waits for the writer, which slows the reading of that
 /// stream rather than filling memory. A timer writes whatever waits longer
 /// than the batch interval, and `writePending(final: true)` writes the last
