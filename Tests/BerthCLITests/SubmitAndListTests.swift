@@ -212,6 +212,45 @@ struct SubmitAndListTests {
         #expect(result.standardOutput.hasSuffix("a\tb\\x1B[2J\n"), "\(result.standardOutput)")
     }
 
+    /// A retried job's log contains lines of several attempts, so each printed
+    /// line names its attempt and number, in text and in JSON.
+    @Test("logs name the attempt of each line")
+    func logsNameAttempts() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+        try sandbox.sqlite("""
+            UPDATE jobs SET state = 'succeeded', attempt = 2 WHERE id = \(id);
+            INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, outcome) VALUES (\(id), 1, 'w', 0, 'failed');
+            INSERT INTO attempts (job_id, attempt, worker_id, claimed_at, outcome) VALUES (\(id), 2, 'w', 0, 'succeeded');
+            INSERT INTO logs (job_id, attempt, seq, at, line) VALUES (\(id), 1, 1, 0, 'connection refused');
+            INSERT INTO logs (job_id, attempt, seq, at, truncated, line) VALUES (\(id), 2, 1, 0, 1, 'retrying' || char(27) || '[2J');
+            INSERT INTO logs (job_id, attempt, seq, at, line) VALUES (\(id), 2, 2, 0, 'done');
+            """)
+
+        let text = try sandbox.run(["logs", "\(id)"])
+        #expect(text.status == 0)
+        let expected = [("[1:1 ", "] connection refused"), ("[2:1 ", "] retrying\\x1B[2J"), ("[2:2 ", "] done")]
+        #expect(text.lines.count == expected.count)
+        for (line, (prefix, suffix)) in zip(text.lines, expected) {
+            #expect(line.hasPrefix(prefix), "\(line)")
+            #expect(line.hasSuffix(suffix), "\(line)")
+        }
+
+        let json = try sandbox.run(["logs", "--json", "--attempt", "2", "\(id)"])
+        #expect(json.status == 0)
+        let objects = try json.lines.map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(objects.count == 2)
+        #expect(objects[0]["attempt"] as? Int == 2)
+        #expect(objects[0]["seq"] as? Int == 1)
+        #expect(objects[0]["truncated"] as? Bool == true)
+        #expect(objects[0]["line"] as? String == "retrying\u{1B}[2J")
+        #expect(objects[0]["at"] as? String == "1970-01-01T00:00:00.000Z")
+        #expect(objects[1]["line"] as? String == "done")
+        #expect(objects[1]["truncated"] as? Bool == false)
+    }
+
     @Test("ls limit")
     func listLimit() throws {
         let sandbox = try Sandbox()

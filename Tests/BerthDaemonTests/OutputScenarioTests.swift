@@ -56,7 +56,8 @@ extension PodmanScenarios {
             let logs = try sandbox.logs(id)
             #expect(logs.map(\.line) == ["oops"])
             let printedLogs = try await sandbox.berth(["logs", "\(id)"])
-            #expect(printedLogs.standardOutput == "oops\n")
+            #expect(printedLogs.standardOutput.hasPrefix("[1:1 "), "\(printedLogs.standardOutput)")
+            #expect(printedLogs.standardOutput.hasSuffix("] oops\n"), "\(printedLogs.standardOutput)")
 
             let printedEvents = try await sandbox.berth(["events", "--json", "\(id)"])
             let objects = try printedEvents.lines.map {

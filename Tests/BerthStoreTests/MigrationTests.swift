@@ -213,7 +213,8 @@ final class MigrationTests {
     }
 
     @Test func existingFileModeKept() throws {
-        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
+        let created = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
+        #expect(created)
         _ = try openStore(path)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
 

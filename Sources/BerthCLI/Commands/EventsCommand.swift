@@ -49,31 +49,46 @@ struct EventsCommand: Command {
     }
 }
 
-/// `berth logs ID`: the attempt's standard error lines.
+/// `berth logs ID`: the attempts' standard error lines.
 struct LogsCommand: Command {
     let name = "logs"
     let summary = "Print a job's standard error lines, optionally following new ones."
-    let usage = "[--attempt N] [--follow] ID"
+    let usage = "[--attempt N] [--follow] [--json] ID"
+    let details = """
+        Each line starts with [ATTEMPT:SEQ TIME], as in `berth events`, so the
+        attempts of a retried job stay apart. With --json, each line is one object:
+        {"at","attempt","seq","truncated","line"}.
+        """
 
     let options: [OptionDefinition] = [
         .value("attempt", "N", "Only lines of attempt N."),
         .flag("follow", "Keep printing new lines until the job is finished."),
+        .flag("json", "Print one JSON object per line."),
     ]
 
     func run(_ arguments: ParsedArguments, context: CommandContext) throws {
         let ids = try jobIDs(arguments.positionals, command: name)
         guard ids.count == 1 else { throw UsageError("give exactly one job id", command: name) }
         let attempt = try attemptOption(arguments, command: name)
+        let json = arguments.has("json")
         let store = try context.store()
         _ = try store.requireJob(id: ids[0])
 
         try followStream(store: store, jobID: ids[0], attempt: attempt, follow: arguments.has("follow"), context: context) { position in
             let lines = try store.logs(jobID: ids[0], attempt: attempt, after: position)
             for line in lines {
-                context.print(Format.printable(line.line, keepingTabs: true))
+                context.print(json ? Self.jsonLine(line) : Self.textLine(line))
             }
             return lines.last.map { ($0.attempt, $0.sequence) }
         }
+    }
+
+    static func jsonLine(_ log: LogRecord) -> String {
+        #"{"at":"\#(RunAtTime.format(log.at))","attempt":\#(log.attempt),"line":\#(jsonString(log.line)),"seq":\#(log.sequence),"truncated":\#(log.truncated)}"#
+    }
+
+    static func textLine(_ log: LogRecord) -> String {
+        "[\(log.attempt):\(log.sequence) \(Format.time(log.at))] " + Format.printable(log.line, keepingTabs: true)
     }
 }
 
