@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
 
         // Benchmarks of the queue, event ingestion and container overhead; see docs/benchmarks.md.
-        .executableTarget(name: "berth-bench", dependencies: ["BerthCore", "BerthStore", "BerthDaemon", "BerthEngine"]),
+        .executableTarget(name: "berth-bench", dependencies: ["BerthCore", "BerthStore", "BerthDaemon", "BerthEngine", "CSQLite"]),
 
         // Build-time tool and plugin that embed migrations/*.sql into the binary.
         .executableTarget(name: "EmbedMigrations"),

@@ -45,6 +45,8 @@ enum QueueBenchmark {
         }
         var named = Comparison(
             figure: "queue.named", unit: "jobs/s", product: "berth, 1 loop, claims naming the queue", reference: "berth, 1 loop")
+        var floor = Comparison(figure: "queue.floor", unit: "jobs/s", product: "berth, 1 loop", reference: "SQLite alone, 1 loop")
+        var floorCPUPerJob = Samples()
         var separate = Comparison(
             figure: "queue.separate", unit: "jobs/s", product: "berth, 1 loop, claim and finish in separate transactions",
             reference: "berth, 1 loop")
@@ -90,7 +92,15 @@ enum QueueBenchmark {
             let finished = try bench.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", database: reference)
             guard finished == jobs else { throw BenchError("the shell finished \(finished) of \(jobs) jobs") }
 
+            try bench.createDatabase(database)
+            try fill(database: database, spec: spec, jobs: jobs)
+            let floorResult = try StoreFloor.queue(database: database)
+            floorCPUPerJob.append(floorResult.cpuMicroseconds)
+            let floorFinished = try bench.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", database: database)
+            guard floorFinished == jobs else { throw BenchError("the SQLite floor finished \(floorFinished) of \(jobs) jobs") }
+
             single.record(product: rates[1]!, reference: Double(jobs) / referenceSeconds)
+            floor.record(product: rates[1]!, reference: floorResult.rate)
             for index in several.indices {
                 several[index].record(product: rates[loopCounts[index + 1]]!, reference: rates[1]!)
             }
@@ -102,6 +112,10 @@ enum QueueBenchmark {
         single.report(
             target: ">= 20000 jobs/s with one loop", met: single.product.median >= 20_000,
             extra: "CPU median \(format(cpuPerJob.median)) µs per job")
+        floor.report(
+            target: "none; no loop of berth can claim and finish faster than SQLite alone runs the statements", met: nil,
+            extra: "SQLite alone: CPU median \(format(floorCPUPerJob.median)) µs per job; "
+                + StoreFloor.verdict(floor: floor.reference.median, target: 20_000))
         for comparison in several {
             comparison.report(target: "none; shows what more loops add or cost", met: nil)
         }
