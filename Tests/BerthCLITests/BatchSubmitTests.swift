@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @Suite("Batch submit")
@@ -81,6 +82,61 @@ struct BatchSubmitTests {
         #expect(errorLines.first?.hasPrefix("\(invalidPath):10: ") == true)
         #expect(errorLines.dropFirst().first?.hasPrefix("\(invalidPath):4000: ") == true)
         #expect(try sandbox.listJobs().count == count - 1)
+    }
+
+    /// Into a database that exists, the first parts of a large file are stored
+    /// while later ones are still read. The ids still follow the file's order,
+    /// a key repeated in a later part gets the first part's id, and an invalid
+    /// line in a later part still stores nothing.
+    @Test("existing database stores parts in order")
+    func existingDatabaseStoresParts() throws {
+        let sandbox = try Sandbox()
+        let first = try sandbox.submit()
+        let count = 6_500
+        var lines = (1...count).map { Self.specLine("job-\($0)") }
+        lines[2_999] = Self.specLine("keyed-first", extra: #","idempotencyKey":"across-parts""#)
+        lines[5_999] = Self.specLine("keyed-again", extra: #","idempotencyKey":"across-parts""#)
+        let path = try sandbox.write(lines.joined(separator: "\n") + "\n", to: "parts.jsonl")
+
+        let result = try sandbox.run(["submit", "--file", path])
+        let ids = result.lines.compactMap { Int64($0) }
+
+        #expect(result.status == 0, "\(result)")
+        #expect(ids.count == count)
+        #expect(ids.first == first + 1)
+        #expect(ids[5_999] == ids[2_999])
+        #expect(Array(ids[0..<5_999]) == Array(first + 1...first + 5_999))
+        #expect(Array(ids[6_000...]) == Array(first + 6_000...first + Int64(count) - 1))
+        #expect(try sandbox.listJobs(["--limit", "100000"]).count == count)
+
+        var invalidLines = lines.map { $0.replacingOccurrences(of: "job-", with: "other-") }
+        invalidLines[2_499] = "{broken"
+        invalidLines[6_000] = #"{"image":"alpine:3.20"}"#
+        let invalidPath = try sandbox.write(invalidLines.joined(separator: "\n") + "\n", to: "parts-invalid.jsonl")
+        let invalid = try sandbox.run(["submit", "--file", invalidPath])
+        let errorLines = invalid.standardError.split(separator: "\n").map(String.init)
+
+        #expect(invalid.status == 64)
+        #expect(errorLines.count == 3)
+        #expect(errorLines.first?.hasPrefix("\(invalidPath):2500: ") == true)
+        #expect(errorLines.dropFirst().first?.hasPrefix("\(invalidPath):6001: ") == true)
+        #expect(try sandbox.listJobs(["--limit", "100000"]).count == count)
+    }
+
+    /// A new database is created only for a valid file, also when the
+    /// invalid line comes after many valid ones.
+    @Test("late invalid line creates no database")
+    func lateInvalidLineCreatesNoDatabase() throws {
+        let sandbox = try Sandbox()
+        var lines = (1...4_500).map { Self.specLine("job-\($0)") }
+        lines[4_399] = "{broken"
+        let path = try sandbox.write(lines.joined(separator: "\n") + "\n", to: "late.jsonl")
+
+        let result = try sandbox.run(["submit", "--file", path])
+
+        #expect(result.status == 64)
+        #expect(result.standardError.hasPrefix("\(path):4400: "), "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath))
     }
 
     @Test("hold applies to --spec and --file")

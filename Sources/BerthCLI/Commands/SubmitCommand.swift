@@ -190,81 +190,65 @@ struct SubmitCommand: Command {
             throw CommandFailure("cannot read \(path): \(cause)")
         }
 
-        let decoded = Self.decodeLines(Self.lines(of: data), source: path == "-" ? "stdin" : path, hold: hold)
-        let specs = decoded.specs
-        let lineNumbers = decoded.lineNumbers
-        let errors = decoded.errors
-
-        guard errors.isEmpty else {
-            let shown = 100
-            for error in errors.prefix(shown) {
-                context.printError(error)
+        let decoder = BatchDecoder(lines: Self.lines(of: data), source: path == "-" ? "stdin" : path, hold: hold)
+        let results: [SubmitResult]
+        let lineNumbers: [Int]
+        if let stored = try submitWhileDecoding(decoder, context: context) {
+            (results, lineNumbers) = stored
+        } else {
+            let decoded = decoder.all()
+            guard decoded.errors.isEmpty else {
+                let shown = 100
+                for error in decoded.errors.prefix(shown) {
+                    context.printError(error)
+                }
+                if decoded.errors.count > shown {
+                    context.printError("… and \(decoded.errors.count - shown) more invalid lines")
+                }
+                // Invalid specs are bad input, as with --spec, so they exit with the usage status.
+                throw CommandFailure(
+                    "\(decoded.errors.count) of \(decoded.specs.count + decoded.errors.count) lines are invalid; nothing was submitted. "
+                        + "Fix the lines above and submit the file again",
+                    status: BerthCommandLine.ExitStatus.usage)
             }
-            if errors.count > shown {
-                context.printError("… and \(errors.count - shown) more invalid lines")
+            guard !decoded.specs.isEmpty else {
+                throw CommandFailure(
+                    "\(path == "-" ? "standard input" : path) contains no job specs; nothing was submitted. Give a file with one JSON job spec per line",
+                    status: BerthCommandLine.ExitStatus.usage)
             }
-            // Invalid specs are bad input, as with --spec, so they exit with the usage status.
-            throw CommandFailure(
-                "\(errors.count) of \(specs.count + errors.count) lines are invalid; nothing was submitted. Fix the lines above and submit the file again",
-                status: BerthCommandLine.ExitStatus.usage)
+            results = try context.store(creatingDatabase: true).submit(encoded: decoded.specs, now: context.now())
+            lineNumbers = decoded.lineNumbers
         }
-        guard !specs.isEmpty else {
-            throw CommandFailure(
-                "\(path == "-" ? "standard input" : path) contains no job specs; nothing was submitted. Give a file with one JSON job spec per line",
-                status: BerthCommandLine.ExitStatus.usage)
-        }
-
-        let results = try context.store(creatingDatabase: true).submit(encoded: specs, now: context.now())
         printResults(results, lines: lineNumbers, json: json, context: context)
         context.wakeLocalDaemons()
     }
 
-    /// The specs of a batch file with their canonical JSON, and an error for each invalid line.
-    struct DecodedLines: Sendable {
-        var specs: [EncodedSpec] = []
-        /// The file's line number of each spec, from 1.
+    /// Stores the parts of a batch in one transaction while later parts are
+    /// still decoded, so reading and storing overlap. Returns nil with nothing
+    /// stored when a part has an invalid line or the file has no spec, for the
+    /// caller to report once every line is checked, and also when the
+    /// database does not exist yet: a new one is created only for a valid file.
+    private func submitWhileDecoding(_ decoder: BatchDecoder, context: CommandContext) throws -> (results: [SubmitResult], lineNumbers: [Int])? {
+        guard FileManager.default.fileExists(atPath: context.databasePath) else { return nil }
+        // The write lock is not taken for a file whose first lines are already invalid.
+        guard decoder.part(0).errors.isEmpty else { return nil }
+
+        struct InvalidPart: Error {}
         var lineNumbers: [Int] = []
-        /// `SOURCE:LINE: message` for each invalid line, in line order.
-        var errors: [String] = []
-
-        mutating func append(_ other: DecodedLines) {
-            specs += other.specs
-            lineNumbers += other.lineNumbers
-            errors += other.errors
-        }
-    }
-
-    /// Decodes, validates and encodes the lines, in slices on every core
-    /// because this is most of the CPU time of a large batch. Blank lines are
-    /// skipped, and a line may end with a carriage return.
-    static func decodeLines(_ lines: [Data], source: String, hold: Bool) -> DecodedLines {
-        let sliceCount = min(ProcessInfo.processInfo.activeProcessorCount, max(1, lines.count / 1_000))
-        let sliceLength = (lines.count + sliceCount - 1) / max(1, sliceCount)
-        let slices = Mutex([DecodedLines?](repeating: nil, count: sliceCount))
-        DispatchQueue.concurrentPerform(iterations: sliceCount) { slice in
-            var decoded = DecodedLines()
-            let start = slice * sliceLength
-            for index in start..<min(start + sliceLength, lines.count) {
-                let line = lines[index]
-                let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
-                if trimmed.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
-                do {
-                    var spec = try JobSpec.decode(json: Data(trimmed))
-                    if hold { spec.hold = true }
-                    decoded.specs.append(EncodedSpec(spec))
-                    decoded.lineNumbers.append(index + 1)
-                } catch {
-                    decoded.errors.append("\(source):\(index + 1): \(error)")
-                }
+        var next = 0
+        do {
+            let results = try context.store().submit(now: context.now()) {
+                guard next < decoder.partCount else { return nil }
+                let part = decoder.part(next)
+                next += 1
+                guard part.errors.isEmpty else { throw InvalidPart() }
+                lineNumbers += part.lineNumbers
+                return part.specs
             }
-            slices.withLock { $0[slice] = decoded }
+            return results.isEmpty ? nil : (results, lineNumbers)
+        } catch is InvalidPart {
+            return nil
         }
-
-        var all = DecodedLines()
-        for slice in slices.withLock({ $0 }) {
-            if let slice { all.append(slice) }
-        }
-        return all
     }
 
     /// Splits `data` at every newline and returns the lines, the last one
