@@ -18,6 +18,8 @@ struct OptionDefinition: Sendable {
 /// A command line that could not be understood; exits with status 64.
 struct UsageError: Error, CustomStringConvertible {
     let message: String
+    /// Further problems of the same input, each printed on a line of its own.
+    var additionalMessages: [String] = []
     /// The command whose help the user should read.
     let command: String?
 
@@ -26,7 +28,13 @@ struct UsageError: Error, CustomStringConvertible {
         self.command = command
     }
 
-    var description: String { message }
+    /// One error for several problems of one input, such as every invalid field of a spec.
+    init(messages: [String], command: String? = nil) {
+        self.init(messages.first ?? "invalid input", command: command)
+        additionalMessages = Array(messages.dropFirst())
+    }
+
+    var description: String { ([message] + additionalMessages).joined(separator: "\n") }
 }
 
 /// The options, positional arguments and trailing arguments (after `--`) of one command.

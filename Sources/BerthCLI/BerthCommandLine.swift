@@ -92,7 +92,10 @@ public enum BerthCommandLine {
             try command.run(parsed, context: context)
             return ExitStatus.success
         } catch let error as UsageError {
-            context.printError("berth \(command.name): \(error.message)\nRun `berth \(command.name) --help` for usage.")
+            for message in [error.message] + error.additionalMessages {
+                context.printError("berth \(command.name): \(message)")
+            }
+            context.printError("Run `berth \(command.name) --help` for usage.")
             return ExitStatus.usage
         } catch is PartialFailure {
             return ExitStatus.failure

@@ -140,31 +140,67 @@ extension JobSpec {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Checks every field against its bounds and syntax.
+    /// Checks every field against its bounds and syntax. The error thrown is
+    /// the first problem, and carries the others in `additionalProblems`.
     public func validate() throws(SpecError) {
-        if let problem = ImageReference.problem(with: image) {
-            throw SpecError(field: "image", value: image, problem: "\(problem); expected a reference such as alpine:3.20 or registry.example.com/team/app@sha256:…")
-        }
-        try validateCommand()
-        try validateEnvironment()
-        try validateName(queue, field: "queue", rule: .queueName,
-                         expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-        try check(priority, in: Bounds.priority, field: "priority")
-        try validateLimits()
-        try validateRetry()
-        if let idempotencyKey {
-            guard Bounds.idempotencyKeyLength.contains(idempotencyKey.utf8.count),
-                  !idempotencyKey.containsControlCharacter
-            else {
-                throw SpecError(field: "idempotencyKey", value: idempotencyKey,
-                                problem: "expected 1 to \(Bounds.idempotencyKeyLength.upperBound) bytes without control characters")
+        let found = problems()
+        guard var first = found.first else { return }
+        first.additionalProblems = Array(found.dropFirst())
+        throw first
+    }
+
+    /// Every problem of this spec, in the order of its fields. A field, or a
+    /// group of fields checked together such as `command` or `retry`, adds at
+    /// most its first problem, because a later one often follows from it.
+    public func problems() -> [SpecError] {
+        var found: [SpecError] = []
+        func collect(_ check: () throws(SpecError) -> Void) {
+            do {
+                try check()
+            } catch {
+                found.append(error)
             }
         }
-        try validateLabels()
-        if case .perstack(let options) = adapter {
-            try options.validate()
-            try validateNoProviderKeysInEnvironment()
+
+        collect { () throws(SpecError) in
+            if let problem = ImageReference.problem(with: image) {
+                throw SpecError(field: "image", value: image, problem: "\(problem); expected a reference such as alpine:3.20 or registry.example.com/team/app@sha256:…")
+            }
         }
+        collect(validateCommand)
+        collect(validateEnvironment)
+        collect { () throws(SpecError) in
+            try validateName(queue, field: "queue", rule: .queueName,
+                             expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+        collect { () throws(SpecError) in try check(priority, in: Bounds.priority, field: "priority") }
+        if let memory = limits.memory { collect { () throws(SpecError) in try check(memory, in: Bounds.memory, field: "limits.memory") } }
+        if let cpus = limits.cpus { collect { () throws(SpecError) in try check(cpus, in: Bounds.cpus, field: "limits.cpus") } }
+        if let pids = limits.pids { collect { () throws(SpecError) in try check(pids, in: Bounds.pids, field: "limits.pids") } }
+        if let timeout = limits.timeout { collect { () throws(SpecError) in try check(timeout, in: Bounds.timeout, field: "limits.timeout") } }
+        if let disk = limits.workspaceDisk {
+            collect { () throws(SpecError) in try check(disk, in: Bounds.workspaceDisk, field: "limits.workspaceDisk") }
+        }
+        if let output = limits.maxOutputBytes {
+            collect { () throws(SpecError) in try check(output, in: Bounds.maxOutputBytes, field: "limits.maxOutputBytes") }
+        }
+        collect(validateRetry)
+        if let idempotencyKey {
+            collect { () throws(SpecError) in
+                guard Bounds.idempotencyKeyLength.contains(idempotencyKey.utf8.count),
+                      !idempotencyKey.containsControlCharacter
+                else {
+                    throw SpecError(field: "idempotencyKey", value: idempotencyKey,
+                                    problem: "expected 1 to \(Bounds.idempotencyKeyLength.upperBound) bytes without control characters")
+                }
+            }
+        }
+        collect(validateLabels)
+        if case .perstack(let options) = adapter {
+            collect(options.validate)
+            collect(validateNoProviderKeysInEnvironment)
+        }
+        return found
     }
 
     /// Variables that carry a model provider's or Perstack's credentials. A
@@ -223,15 +259,6 @@ extension JobSpec {
         if name.hasPrefix(Self.reservedEnvironmentPrefix) {
             throw SpecError(field: fieldPath, value: name, problem: "names starting with \(Self.reservedEnvironmentPrefix) are set by the daemon")
         }
-    }
-
-    private func validateLimits() throws(SpecError) {
-        if let memory = limits.memory { try check(memory, in: Bounds.memory, field: "limits.memory") }
-        if let cpus = limits.cpus { try check(cpus, in: Bounds.cpus, field: "limits.cpus") }
-        if let pids = limits.pids { try check(pids, in: Bounds.pids, field: "limits.pids") }
-        if let timeout = limits.timeout { try check(timeout, in: Bounds.timeout, field: "limits.timeout") }
-        if let disk = limits.workspaceDisk { try check(disk, in: Bounds.workspaceDisk, field: "limits.workspaceDisk") }
-        if let output = limits.maxOutputBytes { try check(output, in: Bounds.maxOutputBytes, field: "limits.maxOutputBytes") }
     }
 
     private func validateRetry() throws(SpecError) {

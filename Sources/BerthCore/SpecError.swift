@@ -7,6 +7,8 @@ public struct SpecError: Error, Equatable, Sendable, CustomStringConvertible {
     public var value: String?
     /// What is wrong and what would be accepted.
     public var problem: String
+    /// Problems of other fields of the same spec, found by the same validation.
+    public var additionalProblems: [SpecError] = []
 
     public init(field: String, value: String?, problem: String) {
         self.field = field
@@ -14,7 +16,19 @@ public struct SpecError: Error, Equatable, Sendable, CustomStringConvertible {
         self.problem = problem
     }
 
+    /// This problem and the additional ones, each on its own, for a report of one per line.
+    public var allProblems: [SpecError] {
+        var first = self
+        first.additionalProblems = []
+        return [first] + additionalProblems
+    }
+
+    /// The problem as one line; additional problems follow it, separated by semicolons.
     public var description: String {
+        ([self.summary] + additionalProblems.map(\.summary)).joined(separator: "; ")
+    }
+
+    private var summary: String {
         if let value {
             return "invalid \(field) \(value): \(problem)"
         }

@@ -123,6 +123,39 @@ struct BatchSubmitTests {
         #expect(try sandbox.listJobs(["--limit", "100000"]).count == count)
     }
 
+    /// A spec with several invalid fields gets one line for each, from
+    /// `--spec` and from a batch file, where the lines are still counted once.
+    @Test("every invalid field reported")
+    func everyInvalidFieldReported() throws {
+        let sandbox = try Sandbox()
+        let invalid = #"{"image":"alpine:3.20","command":["true"],"priority":5000,"limits":{"memory":"1k"}}"#
+        let path = try sandbox.write(Self.specLine("ok") + "\n" + invalid + "\n", to: "fields.jsonl")
+
+        let fromSpec = try sandbox.run(["submit", "--spec", invalid])
+        let fromFile = try sandbox.run(["submit", "--file", path])
+        let specLines = fromSpec.standardError.split(separator: "\n").map(String.init)
+        let fileLines = fromFile.standardError.split(separator: "\n").map(String.init)
+
+        #expect(fromSpec.status == 64)
+        #expect(specLines.count == 3)
+        #expect(specLines.first?.hasPrefix(#"berth submit: invalid priority "5000": "#) == true)
+        #expect(specLines.dropFirst().first?.hasPrefix(#"berth submit: invalid limits.memory "1k": "#) == true)
+        #expect(fromFile.status == 64)
+        #expect(fileLines.count == 3)
+        #expect(fileLines.first?.hasPrefix(#"\#(path):2: invalid priority "5000": "#) == true)
+        #expect(fileLines.dropFirst().first?.hasPrefix(#"\#(path):2: invalid limits.memory "1k": "#) == true)
+        #expect(fileLines.last?.contains("1 of 2 lines are invalid") == true)
+
+        let fromOptions = try sandbox.run(["submit", "--image", "alpine:3.20", "--memory", "512", "--max-attempts", "0", "--", "true"])
+        let optionLines = fromOptions.standardError.split(separator: "\n").map(String.init)
+
+        #expect(fromOptions.status == 64)
+        #expect(optionLines.count == 3)
+        #expect(optionLines.first?.hasPrefix("berth submit: --memory 512: out of range") == true)
+        #expect(optionLines.dropFirst().first?.hasPrefix("berth submit: --max-attempts 0: out of range") == true)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath))
+    }
+
     /// A new database is created only for a valid file, also when the
     /// invalid line comes after many valid ones.
     @Test("late invalid line creates no database")

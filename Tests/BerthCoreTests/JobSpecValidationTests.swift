@@ -352,6 +352,32 @@ struct JobSpecValidationTests {
         #expect(error?.description == "invalid command: is missing")
     }
 
+    /// Every invalid field is reported in one run, in field order, with at
+    /// most one problem for a group of fields checked together.
+    @Test func everyProblemReported() {
+        let json = specJSON(
+            image: #""Alpine""#,
+            command: #"["echo","hi"],"priority":5000,"limits":{"memory":"1k","cpus":0},"#
+                + #""retry":{"maxAttempts":0,"jitter":2},"labels":{"-bad":"v"}"#)
+        let error = #expect(throws: SpecError.self) {
+            try decodeSpec(json)
+        }
+
+        let fields = error?.allProblems.map(\.field)
+        #expect(fields == ["image", "priority", "limits.memory", "limits.cpus", "retry.maxAttempts", "labels"])
+        #expect(error?.field == "image")
+        #expect(error?.additionalProblems.count == 5)
+        #expect(error?.allProblems.allSatisfy(\.additionalProblems.isEmpty) == true)
+        #expect(error?.description.hasPrefix(#"invalid image "Alpine": "#) == true)
+        #expect(error?.description.hasSuffix(#"; invalid labels "-bad": expected 1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit"#) == true)
+    }
+
+    @Test func validSpecHasNoProblems() throws {
+        let spec = try decodeSpec(specJSON(#""limits":{"memory":"1g"}"#))
+
+        #expect(spec.problems().isEmpty)
+    }
+
     @Test func oversizeSpec() {
         let padding = String(repeating: "x", count: JobSpec.maximumEncodedSize)
         let json = specJSON(#""labels":{"note":""# + padding + #""}"#)

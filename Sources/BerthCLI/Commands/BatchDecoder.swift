@@ -9,18 +9,18 @@ import Synchronization
 /// of a large batch. The parts are handed out in file order as each is ready,
 /// so the first ones can be stored while later ones are still decoded.
 final class BatchDecoder: Sendable {
-    /// The specs of some lines of a batch file with their canonical JSON, and an error for each invalid line.
+    /// The specs of some lines of a batch file with their canonical JSON, and the problems of each invalid line.
     struct Part: Sendable {
         var specs: [EncodedSpec] = []
         /// The file's line number of each spec, from 1.
         var lineNumbers: [Int] = []
-        /// `SOURCE:LINE: message` for each invalid line, in line order.
-        var errors: [String] = []
+        /// The problems of each invalid line, in line order, each as `SOURCE:LINE: message`.
+        var invalidLines: [[String]] = []
 
         mutating func append(_ other: Part) {
             specs += other.specs
             lineNumbers += other.lineNumbers
-            errors += other.errors
+            invalidLines += other.invalidLines
         }
     }
 
@@ -80,7 +80,7 @@ final class BatchDecoder: Sendable {
                 part.specs.append(EncodedSpec(spec))
                 part.lineNumbers.append(lineNumber)
             } catch {
-                part.errors.append("\(source):\(lineNumber): \(error)")
+                part.invalidLines.append(error.allProblems.map { "\(source):\(lineNumber): \($0)" })
             }
         }
         return part

@@ -85,7 +85,7 @@ struct SubmitCommand: Command {
             }
         } catch let error as SpecError {
             // The spec came from this command line, so a bad value is a usage error.
-            throw UsageError("\(error)", command: name)
+            throw UsageError(messages: error.allProblems.map(\.description), command: name)
         }
         let result = try context.store(creatingDatabase: true).submit([spec], now: context.now())
         printResults(result, lines: nil, json: arguments.has("json"), context: context)
@@ -154,7 +154,7 @@ struct SubmitCommand: Command {
         do {
             try spec.validate()
         } catch {
-            throw UsageError(optionError(error, arguments), command: name)
+            throw UsageError(messages: error.allProblems.map { optionError($0, arguments) }, command: name)
         }
         return spec
     }
@@ -197,17 +197,18 @@ struct SubmitCommand: Command {
             (results, lineNumbers) = stored
         } else {
             let decoded = decoder.all()
-            guard decoded.errors.isEmpty else {
+            let invalidCount = decoded.invalidLines.count
+            guard invalidCount == 0 else {
                 let shown = 100
-                for error in decoded.errors.prefix(shown) {
-                    context.printError(error)
+                for problem in decoded.invalidLines.prefix(shown).joined() {
+                    context.printError(problem)
                 }
-                if decoded.errors.count > shown {
-                    context.printError("… and \(decoded.errors.count - shown) more invalid lines")
+                if invalidCount > shown {
+                    context.printError("… and \(invalidCount - shown) more invalid lines")
                 }
                 // Invalid specs are bad input, as with --spec, so they exit with the usage status.
                 throw CommandFailure(
-                    "\(decoded.errors.count) of \(decoded.specs.count + decoded.errors.count) lines are invalid; nothing was submitted. "
+                    "\(invalidCount) of \(decoded.specs.count + invalidCount) lines are invalid; nothing was submitted. "
                         + "Fix the lines above and submit the file again",
                     status: BerthCommandLine.ExitStatus.usage)
             }
@@ -231,7 +232,7 @@ struct SubmitCommand: Command {
     private func submitWhileDecoding(_ decoder: BatchDecoder, context: CommandContext) throws -> (results: [SubmitResult], lineNumbers: [Int])? {
         guard FileManager.default.fileExists(atPath: context.databasePath) else { return nil }
         // The write lock is not taken for a file whose first lines are already invalid.
-        guard decoder.part(0).errors.isEmpty else { return nil }
+        guard decoder.part(0).invalidLines.isEmpty else { return nil }
 
         struct InvalidPart: Error {}
         var lineNumbers: [Int] = []
@@ -241,7 +242,7 @@ struct SubmitCommand: Command {
                 guard next < decoder.partCount else { return nil }
                 let part = decoder.part(next)
                 next += 1
-                guard part.errors.isEmpty else { throw InvalidPart() }
+                guard part.invalidLines.isEmpty else { throw InvalidPart() }
                 lineNumbers += part.lineNumbers
                 return part.specs
             }
