@@ -28,7 +28,7 @@ struct UsageError: Error, CustomStringConvertible {
         self.command = command
     }
 
-    /// One error for several problems of one input, such as every invalid field of a spec.
+    /// Creates one error for several problems of one input, such as every invalid field of a spec.
     init(messages: [String], command: String? = nil) {
         self.init(messages.first ?? "invalid input", command: command)
         additionalMessages = Array(messages.dropFirst())

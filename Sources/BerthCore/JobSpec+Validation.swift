@@ -149,7 +149,7 @@ extension JobSpec {
         throw first
     }
 
-    /// Every problem of this spec, in the order of its fields. A field, or a
+    /// Returns every problem of this spec, in the order of its fields. A field, or a
     /// group of fields checked together such as `command` or `retry`, adds at
     /// most its first problem, because a later one often follows from it.
     public func problems() -> [SpecError] {
