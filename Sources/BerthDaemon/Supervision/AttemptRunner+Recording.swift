@@ -133,7 +133,10 @@ extension AttemptRunner {
                 giveUpAt = deadline
                 // A cancelled task would not wait between tries.
                 if ContinuousClock.now + delay > deadline || Task.isCancelled {
-                    logger.error("gave up recording the result; a rescue records the attempt as lost once its lease expires")
+                    // The result is gone once this returns, so the log keeps it for the operator.
+                    var fields: [(LogField, String)] = [(.reason, result.message ?? result.outcome.rawValue), (.error, "\(error)")]
+                    if let code = result.exitCode { fields.append((.exitCode, "\(code)")) }
+                    logger.error("gave up recording the result; a rescue records the attempt as lost once its lease expires", fields)
                     if let id { try? await context.engine.remove(id) }
                     removeAttemptDirectory()
                     return .unrecorded
