@@ -39,14 +39,21 @@ final class BatchDecoder: Sendable {
         parts = Mutex([Part?](repeating: nil, count: partCount))
         ready = (0..<partCount).map { _ in DispatchSemaphore(value: 0) }
 
+        // One core is left to the caller, which stores the parts as they come.
+        let workers = max(1, min(partCount, ProcessInfo.processInfo.activeProcessorCount - 1))
+        let nextPart = Atomic(0)
         DispatchQueue.global().async { [self] in
-            // libdispatch takes the iterations from one shared counter, so the parts finish about in file order.
-            DispatchQueue.concurrentPerform(iterations: partCount) { index in
-                let start = index * Self.linesPerPart
-                let range = start..<min(start + Self.linesPerPart, lines.count)
-                let part = Self.decode(lines[range], firstLineNumber: start + 1, source: source, hold: hold)
-                parts.withLock { $0[index] = part }
-                ready[index].signal()
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                // Each worker takes the next part in file order, so the parts finish about in that order.
+                while true {
+                    let index = nextPart.add(1, ordering: .relaxed).oldValue
+                    guard index < partCount else { return }
+                    let start = index * Self.linesPerPart
+                    let range = start..<min(start + Self.linesPerPart, lines.count)
+                    let part = Self.decode(lines[range], firstLineNumber: start + 1, source: source, hold: hold)
+                    parts.withLock { $0[index] = part }
+                    ready[index].signal()
+                }
             }
         }
     }

@@ -229,6 +229,9 @@ struct SubmitCommand: Command {
     /// stored when a part has an invalid line or the file has no spec, for the
     /// caller to report once every line is checked, and also when the
     /// database does not exist yet: a new one is created only for a valid file.
+    /// NOTE: the write lock is held from the first part on, so a file whose
+    /// last line is invalid keeps other writers waiting about as long as
+    /// storing a valid file of that size would.
     private func submitWhileDecoding(_ decoder: BatchDecoder, context: CommandContext) throws -> (results: [SubmitResult], lineNumbers: [Int])? {
         guard FileManager.default.fileExists(atPath: context.databasePath) else { return nil }
         // The write lock is not taken for a file whose first lines are already invalid.
@@ -249,6 +252,12 @@ struct SubmitCommand: Command {
             return results.isEmpty ? nil : (results, lineNumbers)
         } catch is InvalidPart {
             return nil
+        } catch {
+            // The database failed, for example locked past the busy timeout,
+            // before every line was read. An invalid line is still the error
+            // to report, as it would be without the database.
+            guard decoder.all().invalidLines.isEmpty else { return nil }
+            throw error
         }
     }
 
