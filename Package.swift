@@ -47,6 +47,10 @@ let package = Package(
             dependencies: ["EmbedMigrations"]
         ),
 
+        // Helpers for the test targets that run berth, podman and sqlite3 as
+        // child processes: sandboxes, spawning, test daemons, the test images.
+        .target(name: "BerthTestSupport", path: "Tests/BerthTestSupport"),
+
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthCore"]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthCore"]),
