@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "BerthCheckpointTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(name: "BerthFaultTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(name: "BerthOperationsTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
-        .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore"]),
+        .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore", "BerthTestSupport"]),
     ]
 )
