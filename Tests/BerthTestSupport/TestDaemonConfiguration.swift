@@ -1,7 +1,7 @@
 import Foundation
 
 /// Configuration files for `berth daemon` in tests.
-public enum DaemonConfiguration {
+public enum TestDaemonConfiguration {
     /// Returns the settings that the daemons of all test targets share.
     ///
     /// Podman never pulls, so nothing reaches a registry. Short intervals
