@@ -54,7 +54,9 @@ let package = Package(
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthCore"]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthCore"]),
-        .testTarget(name: "BerthDaemonTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
+        .testTarget(
+            name: "BerthDaemonTests",
+            dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
         .testTarget(name: "BerthCheckpointTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(name: "BerthFaultTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(
