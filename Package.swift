@@ -57,7 +57,9 @@ let package = Package(
         .testTarget(
             name: "BerthDaemonTests",
             dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
-        .testTarget(name: "BerthCheckpointTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
+        .testTarget(
+            name: "BerthCheckpointTests",
+            dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
         .testTarget(name: "BerthFaultTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
         .testTarget(
             name: "BerthOperationsTests",
