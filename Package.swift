@@ -60,7 +60,9 @@ let package = Package(
         .testTarget(
             name: "BerthCheckpointTests",
             dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
-        .testTarget(name: "BerthFaultTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
+        .testTarget(
+            name: "BerthFaultTests",
+            dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
         .testTarget(
             name: "BerthOperationsTests",
             dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
