@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Where a child's standard input comes from.
-public enum StandardInput: Sendable {
+public enum StandardInput: Equatable, Sendable {
     /// `/dev/null`, so that a child that reads its input gets end of file at once.
     case nullDevice
     /// The file at this path, opened read-only in the child.
@@ -125,12 +125,11 @@ public final class SpawnedProcess: Sendable {
         command = [executable] + arguments
         leadsProcessGroup = newProcessGroup
 
-        let outputPipe = try Self.makePipe()
-        let errorPipe = try Self.makePipe()
-        var inputPipe: (read: Int32, write: Int32)?
-        if case .pipe = standardInput {
-            inputPipe = try Self.makePipe()
-        }
+        let isInputPipe = standardInput == .pipe
+        let pipes = try Self.makePipes(count: isInputPipe ? 3 : 2)
+        let outputPipe = pipes[0]
+        let errorPipe = pipes[1]
+        let inputPipe = isInputPipe ? pipes[2] : nil
         // The child has its own copies once it runs, so the parent's child-side ends close in every case.
         defer {
             close(outputPipe.write)
@@ -212,6 +211,23 @@ public final class SpawnedProcess: Sendable {
             throw TestFailure("pipe2 failed: \(String(cString: strerror(errno)))")
         }
         return (descriptors[0], descriptors[1])
+    }
+
+    /// Returns `count` pipes, or closes the ones already made and throws.
+    private static func makePipes(count: Int) throws -> [(read: Int32, write: Int32)] {
+        var pipes: [(read: Int32, write: Int32)] = []
+        do {
+            for _ in 0..<count {
+                pipes.append(try makePipe())
+            }
+        } catch {
+            for pipe in pipes {
+                close(pipe.read)
+                close(pipe.write)
+            }
+            throw error
+        }
+        return pipes
     }
 
     // MARK: State
