@@ -47,13 +47,25 @@ let package = Package(
             dependencies: ["EmbedMigrations"]
         ),
 
+        // Helpers for the test targets that run berth, podman and sqlite3 as
+        // child processes: sandboxes, spawning, test daemons, the test images.
+        .target(name: "BerthTestSupport", path: "Tests/BerthTestSupport"),
+
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "BerthStoreTests", dependencies: ["BerthStore", "BerthCore"]),
         .testTarget(name: "BerthEngineTests", dependencies: ["BerthEngine", "BerthCore"]),
-        .testTarget(name: "BerthDaemonTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
-        .testTarget(name: "BerthCheckpointTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
-        .testTarget(name: "BerthFaultTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
-        .testTarget(name: "BerthOperationsTests", dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth"]),
-        .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore"]),
+        .testTarget(
+            name: "BerthDaemonTests",
+            dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
+        .testTarget(
+            name: "BerthCheckpointTests",
+            dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
+        .testTarget(
+            name: "BerthFaultTests",
+            dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
+        .testTarget(
+            name: "BerthOperationsTests",
+            dependencies: ["BerthDaemon", "BerthEngine", "BerthStore", "BerthCore", "berth", "BerthTestSupport"]),
+        .testTarget(name: "BerthCLITests", dependencies: ["berth", "BerthStore", "BerthCore", "BerthTestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -91,11 +92,11 @@ struct AttemptOptionTests {
         try sandbox.sqlite("UPDATE jobs SET state = 'failed' WHERE id = \(id)")
 
         let follower = try sandbox.start(["events", "--follow", "--attempt", "2", "\(id)"])
-        defer { follower.terminate() }
+        defer { follower.killAndWait() }
         Thread.sleep(forTimeInterval: 0.5)
-        let whileRetryPending = try follower.poll()
+        let whileRetryPending = follower.poll()
         try sandbox.sqlite("UPDATE jobs SET state = 'dead', finished_at = 1 WHERE id = \(id)")
-        let result = try follower.wait()
+        let result = try follower.waitBlocking(timeout: Sandbox.commandTimeout)
 
         #expect(whileRetryPending == nil, "berth events exited while the job could still start attempt 2")
         #expect(result.status == 1)

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -102,25 +103,25 @@ extension Sandbox {
     /// where the test's thread pool has only two threads.
     func runLanes(_ lanes: [[[String]]]) throws -> [[CommandResult]] {
         var results = lanes.map { _ in [CommandResult]() }
-        var running: [Int: BerthProcess] = [:]
+        var running: [Int: SpawnedProcess] = [:]
         // Left running only when this function throws.
-        defer { running.values.forEach { $0.terminate() } }
+        defer { running.values.forEach { $0.killAndWait() } }
         for (lane, commands) in lanes.enumerated() where !commands.isEmpty {
             running[lane] = try start(commands[0])
         }
 
-        let deadline = ContinuousClock.now + BerthProcess.deadline
+        let deadline = ContinuousClock.now + Self.commandTimeout
         while !running.isEmpty {
             var progressed = false
             for (lane, process) in running {
-                guard let result = try process.poll() else { continue }
+                guard let result = process.poll() else { continue }
                 progressed = true
                 results[lane].append(result)
                 let next = results[lane].count
                 running[lane] = next < lanes[lane].count ? try start(lanes[lane][next]) : nil
             }
             if ContinuousClock.now > deadline {
-                throw SpawnError(message: "berth processes still running after \(BerthProcess.deadline): \(running.values.map(\.arguments))")
+                throw TestFailure("berth processes still running after \(Self.commandTimeout): \(running.values.map(\.command))")
             }
             if !progressed {
                 Thread.sleep(forTimeInterval: 0.001)

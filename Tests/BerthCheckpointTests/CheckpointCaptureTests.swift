@@ -1,4 +1,5 @@
 import BerthCore
+import BerthTestSupport
 import Dispatch
 import Foundation
 import Testing
@@ -167,8 +168,9 @@ final class CheckpointCaptureTests {
 
     @Test func deviceAndSocketRefused() throws {
         try #require(getuid() == 0, "creating a device node needs root")
-        let device = Commands.runBlocking("/usr/bin/mknod", [checkpoints + "/device", "c", "1", "3"])
-        try #require(device == 0)
+        let device = try SpawnedProcess.runBlocking(
+            "/usr/bin/mknod", [checkpoints + "/device", "c", "1", "3"], environment: TestHost.environment(home: checkpoints))
+        try #require(device.status == 0)
         let socketDescriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socketDescriptor) }
         var address = sockaddr_un()
@@ -394,25 +396,5 @@ extension CheckpointRecord {
         copy.storedPath = storedPath
         if let size { copy.size = size }
         return copy
-    }
-}
-
-extension Commands {
-    /// Runs a short command and waits for it on the calling thread; -1 when it cannot start.
-    ///
-    /// posix_spawn and waitpid rather than Foundation's Process, whose
-    /// waitUntilExit has been seen to miss a child's exit.
-    static func runBlocking(_ executable: String, _ arguments: [String]) -> Int32 {
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, executable, nil, nil, argv, environ) == 0 else { return -1 }
-
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { return -1 }
-        }
-        // The low seven bits hold the signal that ended the process, 0 after a normal exit.
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

@@ -1,4 +1,5 @@
 import BerthCore
+import BerthTestSupport
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -30,7 +31,7 @@ struct GenericResumeTests {
             #expect(shown.standardOutput.contains("\(resumedFrom) step-0003.json"), "\(shown)")
             let listed = try await sandbox.berth(["checkpoints", "\(id)"])
             #expect(listed.status == 0, "\(listed)")
-            #expect(listed.lines.first?.hasPrefix("ID") == true)
+            #expect(listed.nonEmptyLines.first?.hasPrefix("ID") == true)
             #expect(listed.lines.contains { $0.contains("step-0005.json") && $0.contains("valid") && $0.split(separator: " ").first?.hasSuffix("*") == true }, "\(listed)")
             let json = try await sandbox.berth(["checkpoints", "--json", "\(id)"])
             let objects = json.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -123,7 +124,7 @@ struct GenericResumeTests {
             _ = try await sandbox.runningContainer(id)
             try await sandbox.waitForCheckpoint(id, named: "step-0003.json")
 
-            daemon.send(SIGTERM)
+            daemon.signal(SIGTERM)
             try await daemon.waitForExit()
             let drained = try sandbox.job(id)
             #expect(drained.state == .queued)

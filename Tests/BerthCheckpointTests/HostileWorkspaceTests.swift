@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -93,7 +94,7 @@ struct HostileWorkspaceTests {
             try !sandbox.events(job, type: "ready").isEmpty
         }
         let directory = sandbox.workspace(job) + "/checkpoints"
-        let mknod = try await Commands.run("/usr/bin/mknod", [directory + "/device", "c", "1", "3"], environment: sandbox.environment)
+        let mknod = try await SpawnedProcess.run("/usr/bin/mknod", [directory + "/device", "c", "1", "3"], environment: sandbox.environment)
         try #require(mknod.status == 0, "mknod failed: \(mknod)")
         try bindSocket(at: directory + "/socket")
         try Data().write(to: URL(fileURLWithPath: sandbox.workspace(job) + "/go"))

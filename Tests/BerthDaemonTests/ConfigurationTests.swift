@@ -1,4 +1,5 @@
 import BerthCore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -16,7 +17,7 @@ import Testing
     /// `config/berth.json5` documents every key with its default value, so
     /// reading it must give exactly the built-in defaults.
     @Test func documentedExampleGivesTheDefaults() throws {
-        let example = TestImage.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+        let example = TestHost.fixtures.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("config/berth.json5").path
         var configuration = try DaemonConfiguration.load(path: example)
         var defaults = DaemonConfiguration()
@@ -448,7 +449,7 @@ import Testing
         let path = try sandbox.write(
             #"{database: {path: "\#(databasePath)"}, leaseDuration: "20s", defaultQueue: {memory: "256m"}}"#, to: "good.json5")
 
-        let result = try await Processes.run(
+        let result = try await SpawnedProcess.run(
             try BerthBinary.require(), ["daemon", "--config", path, "--check-config", "--worker-id", "node-3"],
             environment: sandbox.environment)
         #expect(result.status == 0, "\(result)")

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -12,7 +13,7 @@ extension PodmanScenarios {
 
             let daemon = try sandbox.startDaemon(overrides: ["engine": ["path": "/nonexistent/podman"]])
             let status = try await daemon.waitForExit(timeout: .seconds(15))
-            #expect(status != 0)
+            #expect(status.code != 0)
             #expect(daemon.log.contains("cannot start"), "log: \(daemon.log)")
             #expect(daemon.log.contains("/nonexistent/podman"), "log: \(daemon.log)")
 
@@ -51,7 +52,7 @@ extension PodmanScenarios {
             #expect(unhealthyReports == 1, "a repeated failure is reported once per minute; log: \(daemon.log)")
 
             daemon.signal(SIGTERM)
-            #expect(try await daemon.waitForExit(timeout: .seconds(15)) == 0)
+            #expect(try await daemon.waitForExit(timeout: .seconds(15)).code == 0)
             try await waitUntil("no stub engine call is left running", timeout: .seconds(10)) {
                 Processes.pids { $0.contains(stub) }.isEmpty
             }

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -33,21 +34,15 @@ import Testing
     /// Starts `sqlite3`, which takes the write lock, and ends its transaction
     /// after `seconds`. The commit is written to its standard input then, so
     /// the lock does not depend on how the shell runs a command of its own.
-    private func holdWriteLock(seconds: Double) async throws -> Process {
+    private func holdWriteLock(seconds: Double) async throws -> SpawnedProcess {
         // Opened first, because opening writes too and would fail once sqlite3 has the lock.
         let probe = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: TimeSpan(milliseconds: 100)))
 
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        shell.arguments = [databasePath]
-        let input = Pipe()
-        shell.standardInput = input
-        shell.standardOutput = FileHandle.nullDevice
-        try shell.run()
-        let commands = input.fileHandleForWriting
+        let shell = try SpawnedProcess(
+            "/usr/bin/sqlite3", [databasePath], environment: TestHost.environment(home: directory), standardInput: .pipe)
         // Without a busy timeout the shell's BEGIN would fail at once while a
         // probe below holds the lock for its own write, and then never take it.
-        commands.write(Data(".timeout 10000\nBEGIN IMMEDIATE;\n".utf8))
+        try shell.writeInput(".timeout 10000\nBEGIN IMMEDIATE;\n")
 
         // The lock is taken once a write of ours fails to get it.
         let deadline = ContinuousClock.now + .seconds(10)
@@ -57,8 +52,8 @@ import Testing
             if !locked { try await Task.sleep(for: .milliseconds(20)) }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
-            commands.write(Data("COMMIT;\n".utf8))
-            try? commands.close()
+            try? shell.writeInput("COMMIT;\n")
+            shell.closeInput()
         }
         guard locked else { throw TestFailure("sqlite3 did not take the write lock") }
         return shell
@@ -94,7 +89,7 @@ import Testing
 
         #expect(pump.writeError == nil)
         #expect(try storedPayloads() == ["first", "second"])
-        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        _ = try await sqlite.wait(timeout: .seconds(30))
     }
 
     /// Appends `count` lines on a dispatch queue, because an append may wait
@@ -126,7 +121,7 @@ import Testing
         // The first batch went to the writer when it filled; the rest gathered behind it.
         #expect(batchSizes.withLock { $0.count } == 2)
         #expect(try storedPayloads().count == 300)
-        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        _ = try await sqlite.wait(timeout: .seconds(30))
     }
 
     @Test func readerWaitsOnceEnoughHasGathered() async throws {
@@ -141,7 +136,7 @@ import Testing
 
         #expect(storedWhenAppendsReturned > 0, "the reader kept gathering past the limit while the writer waited")
         #expect(try storedPayloads().count == 100 * (OutputRecorder.gatheredBatches + 2))
-        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        _ = try await sqlite.wait(timeout: .seconds(30))
     }
 
     @Test func lockLongerThanTheWindowIsReported() async throws {
@@ -154,6 +149,6 @@ import Testing
         let error = try #require(pump.writeError)
         #expect("\(error)".contains("locked"), "error: \(error)")
         #expect(try storedPayloads().isEmpty)
-        while sqlite.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        _ = try await sqlite.wait(timeout: .seconds(30))
     }
 }

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -60,7 +61,7 @@ extension PodmanScenarios {
             #expect(printedLogs.standardOutput.hasSuffix("] oops\n"), "\(printedLogs.standardOutput)")
 
             let printedEvents = try await sandbox.berth(["events", "--json", "\(id)"])
-            let objects = try printedEvents.lines.map {
+            let objects = try printedEvents.nonEmptyLines.map {
                 try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
             }
             #expect(objects.count == 8)
@@ -79,7 +80,7 @@ extension PodmanScenarios {
             }
 
             daemon.signal(SIGTERM)
-            #expect(try await daemon.waitForExit() == 0)
+            #expect(try await daemon.waitForExit().code == 0)
             #expect(daemon.log.contains("daemon stopped"))
             let worker = try #require(try sandbox.store.workers().first { $0.id == daemon.workerID })
             #expect(worker.stoppedAt != nil)
@@ -117,8 +118,8 @@ extension PodmanScenarios {
 
             let followed = try await sandbox.berth(["events", "--follow", "\(id)"])
             #expect(followed.status == 0, "\(followed)")
-            #expect(followed.lines.count == 5)
-            #expect(followed.lines.allSatisfy { $0.contains(#"{"event":"tick","n":"#) }, "\(followed.lines)")
+            #expect(followed.nonEmptyLines.count == 5)
+            #expect(followed.nonEmptyLines.allSatisfy { $0.contains(#"{"event":"tick","n":"#) }, "\(followed.nonEmptyLines)")
             #expect(try sandbox.job(id).state == .succeeded)
         }
 

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Testing
 
 /// Scenarios that run `berth daemon` as a child process on real podman

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -14,7 +15,7 @@ extension PodmanScenarios {
             try await waitUntil("job \(id) stored 3 events") { try sandbox.events(id).count >= 3 }
 
             first.signal(SIGKILL)
-            #expect(try await first.waitForExit() == 128 + SIGKILL)
+            #expect(try await first.waitForExit().code == 128 + SIGKILL)
             let storedBeforeRestart = try sandbox.events(id).count
             let containerID = try #require(attempt.containerID)
             let state = try #require(try await sandbox.inspect(containerID)["State"] as? [String: Any])
@@ -46,7 +47,7 @@ extension PodmanScenarios {
 
             first.signal(SIGTERM)
             // stopGrace is 2 s; sleep ends on SIGTERM, so the drain is quicker.
-            #expect(try await first.waitForExit(timeout: .seconds(15)) == 0)
+            #expect(try await first.waitForExit(timeout: .seconds(15)).code == 0)
             #expect(first.log.contains("shutting down: draining running jobs"))
 
             let drained = try sandbox.job(id)
@@ -74,7 +75,7 @@ extension PodmanScenarios {
             try await waitUntil("job \(id) stored 2 events") { try sandbox.events(id).count >= 2 }
 
             first.signal(SIGTERM)
-            #expect(try await first.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(try await first.waitForExit(timeout: .seconds(10)).code == 0)
             #expect(first.log.contains("detached from container"))
             let containerID = try #require(attempt.containerID)
             let state = try #require(try await sandbox.inspect(containerID)["State"] as? [String: Any])

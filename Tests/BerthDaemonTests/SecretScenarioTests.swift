@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -24,7 +25,7 @@ extension PodmanScenarios {
             await scanner.value
             #expect(job.state == .succeeded)
 
-            let expectedHash = try await Processes.run(
+            let expectedHash = try await SpawnedProcess.run(
                 "/bin/sh", ["-c", #"printf %s "$VALUE" | sha256sum"#], environment: sandbox.environment.merging(["VALUE": value]) { $1 })
             let events = try sandbox.events(id).map(\.payload)
             #expect(events == [expectedHash.standardOutput.trimmingCharacters(in: .newlines), "length 6"])

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -25,7 +26,7 @@ extension PodmanScenarios {
 
             daemon.signal(SIGTERM)
             let secondSignalAt = ContinuousClock.now
-            #expect(try await daemon.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(try await daemon.waitForExit(timeout: .seconds(10)).code == 0)
             #expect(ContinuousClock.now - secondSignalAt < .seconds(10), "the drain alone would wait 30 s")
             #expect(daemon.log.contains("second signal: exiting now"))
             #expect(try sandbox.job(id).state == .running, "the job stays leased for the next daemon")
@@ -43,7 +44,7 @@ extension PodmanScenarios {
             let containerID = try #require(try await sandbox.waitForRunningContainer(id).containerID)
 
             daemon.signal(SIGTERM)
-            #expect(try await daemon.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(try await daemon.waitForExit(timeout: .seconds(10)).code == 0)
             #expect(daemon.log.contains("shutdown deadline passed"))
 
             var status = ""
@@ -66,7 +67,7 @@ extension PodmanScenarios {
             let attempt = try await sandbox.waitForRunningContainer(id)
 
             first.signal(SIGTERM)
-            #expect(try await first.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(try await first.waitForExit(timeout: .seconds(10)).code == 0)
             #expect(first.log.contains("shutdown deadline passed"))
             let containerID = try #require(attempt.containerID)
             // Podman reports "stopping" while the first daemon's `podman stop` waits out its grace.

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -22,7 +23,7 @@ extension PodmanScenarios {
             let batch = try sandbox.write(Array(repeating: String(decoding: spec, as: UTF8.self), count: jobCount).joined(separator: "\n"), to: "batch.jsonl")
             let submitted = try await sandbox.berth(["submit", "--file", batch])
             try #require(submitted.status == 0, "\(submitted)")
-            let ids = submitted.lines.compactMap { Int64($0) }
+            let ids = submitted.nonEmptyLines.compactMap { Int64($0) }
             try #require(ids.count == jobCount)
 
             let waited = try await sandbox.berth(["wait", "--timeout", "90s"] + ids.map(String.init))

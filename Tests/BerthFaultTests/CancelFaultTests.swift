@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ extension FaultScenarios {
                 let daemon = try sandbox.startDaemon()
                 try await daemon.waitForLog("daemon started")
                 let id = try await submit(sandbox, image: image, ["berth-test-job", "stdout", "started", "sleep", "60"])
-                try await eventually("job \(id) starts its container") {
+                try await waitUntil("job \(id) starts its container") {
                     try sandbox.store.attempts(jobID: id).last?.startedAt != nil
                 }
 
@@ -27,7 +28,7 @@ extension FaultScenarios {
                 #expect(cancelled.status == 0, "\(cancelled)")
 
                 let restarted = try sandbox.startDaemon()
-                try await eventually("job \(id) finishes", timeout: .seconds(30)) {
+                try await waitUntil("job \(id) finishes", timeout: .seconds(30)) {
                     try [.succeeded, .dead, .cancelled].contains(sandbox.store.requireJob(id: id).state)
                 }
                 let attempts = try sandbox.store.attempts(jobID: id)
@@ -36,7 +37,7 @@ extension FaultScenarios {
                 #expect(try await sandbox.containers().isEmpty)
                 #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
 
-                restarted.send(SIGTERM)
+                restarted.signal(SIGTERM)
                 #expect(try await restarted.waitForExit() == .exited(0))
             }
         }

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -28,7 +29,7 @@ import Testing
 
     init() throws {
         var template = Array((NSTemporaryDirectory() + "/berth-clock-XXXXXX").utf8CString)
-        guard let created = mkdtemp(&template) else { throw FaultTestError("mkdtemp failed: \(String(cString: strerror(errno)))") }
+        guard let created = mkdtemp(&template) else { throw TestFailure("mkdtemp failed: \(String(cString: strerror(errno)))") }
         directory = String(cString: created)
         store = try JobStore(options: DatabaseOptions(path: directory + "/berth.db"), now: Self.start)
         let spec = JobSpec(image: "localhost/berth-test:latest", command: ["true"])

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -60,7 +61,7 @@ struct CrashHarness {
     private(set) var containerKills: [(at: Int64, removed: Bool)] = []
     /// Jobs to cancel, each with the kill after which the cancel is sent.
     private var pendingCancels: [(id: Int64, afterKill: Int)] = []
-    private var daemon: FaultDaemon?
+    private var daemon: TestDaemon?
 
     init(sandbox: FaultSandbox, seed: UInt64, waveSize: Int) async throws {
         self.sandbox = sandbox
@@ -95,13 +96,13 @@ struct CrashHarness {
             try await cancel(entry.id)
         }
         pendingCancels = []
-        try await eventually("every job finished", timeout: .seconds(240), every: .milliseconds(500)) {
+        try await waitUntil("every job finished", timeout: .seconds(240), interval: .milliseconds(500)) {
             try unfinishedJobs().isEmpty
         }
-        try await eventually("no container of the sandbox is left", timeout: .seconds(30)) {
+        try await waitUntil("no container of the sandbox is left", timeout: .seconds(30)) {
             try await sandbox.containers().isEmpty
         }
-        daemon?.send(SIGTERM)
+        daemon?.signal(SIGTERM)
         let status = try await daemon?.waitForExit()
         #expect(status == .exited(0), "the last daemon ended with \(String(describing: status))")
     }
@@ -122,9 +123,9 @@ struct CrashHarness {
         let batch = sandbox.directory.appendingPathComponent("wave-\(jobs.count).jsonl")
         try lines.joined(separator: "\n").write(to: batch, atomically: true, encoding: .utf8)
         let submitted = try await sandbox.berth(["submit", "--file", batch.path])
-        guard submitted.status == 0 else { throw FaultTestError("berth submit --file failed: \(submitted)") }
-        let ids = submitted.lines.compactMap { Int64($0) }
-        guard ids.count == wave.count else { throw FaultTestError("expected \(wave.count) job ids: \(submitted)") }
+        guard submitted.status == 0 else { throw TestFailure("berth submit --file failed: \(submitted)") }
+        let ids = submitted.nonEmptyLines.compactMap { Int64($0) }
+        guard ids.count == wave.count else { throw TestFailure("expected \(wave.count) job ids: \(submitted)") }
 
         for index in wave.indices {
             wave[index].id = ids[index]
@@ -145,7 +146,7 @@ struct CrashHarness {
 
     private func cancel(_ id: Int64) async throws {
         let cancelled = try await sandbox.berth(["cancel", "\(id)"])
-        guard cancelled.status == 0 else { throw FaultTestError("berth cancel \(id) failed: \(cancelled)") }
+        guard cancelled.status == 0 else { throw TestFailure("berth cancel \(id) failed: \(cancelled)") }
     }
 
     private mutating func killContainers(remove: Bool) async throws {

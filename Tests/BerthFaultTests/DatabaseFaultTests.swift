@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -24,7 +25,7 @@ extension FaultScenarios {
                 try await daemon.waitForLog("daemon started")
 
                 let running = try await submit(sandbox, image: image, ["berth-test-job", "events", "100", "0.05"])
-                try await eventually("job \(running) stores its first events") {
+                try await waitUntil("job \(running) stores its first events") {
                     try sandbox.store.events(jobID: running, limit: 1000).count >= 5
                 }
                 let filler = try await sandbox.fillFileSystem(of: sandbox.databaseDirectory)
@@ -51,7 +52,7 @@ extension FaultScenarios {
                 #expect(daemon.isRunning, "the daemon exited while the database's disk was full")
 
                 try FileManager.default.removeItem(atPath: filler)
-                try await eventually("job \(running) finishes after space returns", timeout: .seconds(60)) {
+                try await waitUntil("job \(running) finishes after space returns", timeout: .seconds(60)) {
                     try [.succeeded, .dead, .cancelled].contains(sandbox.store.requireJob(id: running).state)
                 }
                 let attempts = try sandbox.store.attempts(jobID: running)
@@ -67,13 +68,13 @@ extension FaultScenarios {
 
                 // Once space is back, the same daemon runs a new job completely.
                 let after = try await submit(sandbox, image: image, ["berth-test-job", "events", "3", "0"])
-                try await eventually("job \(after) succeeds", timeout: .seconds(30)) {
+                try await waitUntil("job \(after) succeeds", timeout: .seconds(30)) {
                     try sandbox.store.requireJob(id: after).state == .succeeded
                 }
                 #expect(try sandbox.store.events(jobID: after, limit: 10).count == 3)
                 #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
 
-                daemon.send(SIGTERM)
+                daemon.signal(SIGTERM)
                 #expect(try await daemon.waitForExit() == .exited(0))
             }
         }
@@ -130,7 +131,7 @@ extension FaultScenarios {
                 let daemon = try sandbox.startDaemon()
                 try await daemon.waitForLog("daemon started")
                 let running = try await submit(sandbox, image: image, ["berth-test-job", "stdout", "started", "sleep", "60"])
-                try await eventually("job \(running) starts its container") {
+                try await waitUntil("job \(running) starts its container") {
                     try sandbox.store.attempts(jobID: running).last?.startedAt != nil
                 }
                 #expect(try await sandbox.containers().count == 1)
@@ -152,7 +153,7 @@ extension FaultScenarios {
                 #expect(daemon.log.contains("the database file changed under the daemon"), "daemon log:\n\(daemon.log)")
                 let description = change == .deleted ? "was deleted while it was open" : "was replaced by another file while it was open"
                 #expect(daemon.log.contains("database \(sandbox.databasePath) \(description)"), "daemon log:\n\(daemon.log)")
-                try await eventually("the job's container is removed", timeout: .seconds(20)) {
+                try await waitUntil("the job's container is removed", timeout: .seconds(20)) {
                     try await sandbox.containers().isEmpty
                 }
 
@@ -177,14 +178,14 @@ extension FaultScenarios {
         @Test func lockedDatabase() async throws {
             try await withFaultSandbox { sandbox in
                 let image = try await FaultImage.require()
-                let sqlite3 = try #require(Shell.sqlite3)
+                let sqlite3 = try #require(TestHost.sqlite3)
                 let daemon = try sandbox.startDaemon(overrides: ["database": ["busyTimeout": "1s"]])
                 try await daemon.waitForLog("daemon started")
                 // The job prints nothing while the lock is held, because lines
                 // that cannot be stored are lost, as in diskFullDatabase.
                 let running = try await submit(
                     sandbox, image: image, ["berth-test-job", "stdout", #"{"type":"before"}"#, "sleep", "6", "stdout", #"{"type":"after"}"#])
-                try await eventually("job \(running) stores its first event") {
+                try await waitUntil("job \(running) stores its first event") {
                     try sandbox.store.events(jobID: running, limit: 10).count == 1
                 }
 
@@ -207,7 +208,7 @@ extension FaultScenarios {
                 let released = try await lock.release()
                 #expect(released.status == 0, "\(released)")
 
-                try await eventually("job \(running) succeeds", timeout: .seconds(30)) {
+                try await waitUntil("job \(running) succeeds", timeout: .seconds(30)) {
                     try sandbox.store.requireJob(id: running).state == .succeeded
                 }
                 #expect(try sandbox.store.attempts(jobID: running).count == 1, "the job lost its lease during the lock")
@@ -216,7 +217,7 @@ extension FaultScenarios {
                 #expect(again.status == 0, "\(again)")
                 #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
 
-                daemon.send(SIGTERM)
+                daemon.signal(SIGTERM)
                 #expect(try await daemon.waitForExit() == .exited(0))
             }
         }
@@ -228,11 +229,11 @@ extension FaultScenarios {
         @Test func resultOutlastsALongLock() async throws {
             try await withFaultSandbox { sandbox in
                 let image = try await FaultImage.require()
-                let sqlite3 = try #require(Shell.sqlite3)
+                let sqlite3 = try #require(TestHost.sqlite3)
                 let daemon = try sandbox.startDaemon(overrides: ["database": ["busyTimeout": "1s"]])
                 try await daemon.waitForLog("daemon started")
                 let id = try await submit(sandbox, image: image, ["berth-test-job", "stdout", #"{"type":"before"}"#, "sleep", "2"])
-                try await eventually("job \(id) stores its first event") {
+                try await waitUntil("job \(id) stores its first event") {
                     try sandbox.store.events(jobID: id, limit: 10).count == 1
                 }
 
@@ -245,14 +246,14 @@ extension FaultScenarios {
                 let released = try await lock.release()
                 #expect(released.status == 0, "\(released)")
 
-                try await eventually("job \(id) succeeds", timeout: .seconds(30)) {
+                try await waitUntil("job \(id) succeeds", timeout: .seconds(30)) {
                     try sandbox.store.requireJob(id: id).state == .succeeded
                 }
                 let attempts = try sandbox.store.attempts(jobID: id)
                 #expect(attempts.count == 1, "\(attempts)")
                 #expect(attempts.first?.outcome == .succeeded, "\(attempts)")
 
-                daemon.send(SIGTERM)
+                daemon.signal(SIGTERM)
                 #expect(try await daemon.waitForExit() == .exited(0))
             }
         }
@@ -261,7 +262,7 @@ extension FaultScenarios {
         /// transaction it opened, until `release()`.
         struct WriteLockHolder {
             let releasePath: String
-            let task: Task<Finished, any Error>
+            let task: Task<CommandResult, any Error>
 
             /// Starts the shell and returns once it holds the lock.
             static func start(in sandbox: FaultSandbox, sqlite3: String, timeout: Duration) async throws -> WriteLockHolder {
@@ -272,15 +273,15 @@ extension FaultScenarios {
                      while [ ! -e '\(release)' ]; do sleep 0.1; done; echo 'COMMIT;') | \(sqlite3) '\(sandbox.databasePath)' > '\(output)' 2>&1
                     """
                 let environment = sandbox.environment
-                let task = Task { try await Shell.run("/bin/sh", ["-c", script], environment: environment, timeout: timeout) }
-                try await eventually("sqlite3 holds the write lock") {
+                let task = Task { try await SpawnedProcess.run("/bin/sh", ["-c", script], environment: environment, timeout: timeout) }
+                try await waitUntil("sqlite3 holds the write lock") {
                     ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("locked")
                 }
                 return WriteLockHolder(releasePath: release, task: task)
             }
 
             /// Commits the shell's transaction and returns how the shell ended.
-            func release() async throws -> Finished {
+            func release() async throws -> CommandResult {
                 FileManager.default.createFile(atPath: releasePath, contents: nil)
                 return try await task.value
             }

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -24,7 +25,7 @@ extension FaultScenarios {
         func brokenEngineLosesNoJob(_ breakage: Breakage) async throws {
             try await withFaultSandbox { sandbox in
                 let image = try await FaultImage.require()
-                let podman = try #require(Shell.podman)
+                let podman = try #require(TestHost.podman)
                 let mode = sandbox.directory.appendingPathComponent("engine-mode").path
                 let stub = sandbox.directory.appendingPathComponent("engine").path
                 let script = """
@@ -48,7 +49,7 @@ extension FaultScenarios {
 
                 // A job runs across the whole outage; a second one arrives during it.
                 let running = try await submit(sandbox, image: image, ["/bin/berth-step-job", "16", "0.5"])
-                try await eventually("job \(running) starts its container") {
+                try await waitUntil("job \(running) starts its container") {
                     try sandbox.store.attempts(jobID: running).last?.startedAt != nil
                 }
                 switch breakage {
@@ -60,7 +61,7 @@ extension FaultScenarios {
                 let arrived = try await submit(sandbox, image: image, ["/bin/berth-step-job", "2", "0.1"])
 
                 try await daemon.waitForLog("container engine is unhealthy; claiming stops until it answers", timeout: .seconds(40))
-                try await eventually("the metrics file shows the engine down", timeout: .seconds(10)) {
+                try await waitUntil("the metrics file shows the engine down", timeout: .seconds(10)) {
                     ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").contains("\nberth_engine_up 0\n")
                 }
                 try await Task.sleep(for: .seconds(3))
@@ -78,7 +79,7 @@ extension FaultScenarios {
                 }
                 try await daemon.waitForLog("container engine answers again; claiming resumes", timeout: .seconds(40))
                 for id in [running, arrived] {
-                    try await eventually("job \(id) finishes", timeout: .seconds(60)) {
+                    try await waitUntil("job \(id) finishes", timeout: .seconds(60)) {
                         try [.succeeded, .dead, .cancelled].contains(sandbox.store.requireJob(id: id).state)
                     }
                     let attempts = try sandbox.store.attempts(jobID: id)
@@ -87,11 +88,11 @@ extension FaultScenarios {
                     #expect(done.count == 1, "job \(id) has \(done.count) done events")
                 }
                 #expect(try sandbox.store.attempts(jobID: running).count == 1, "the running job's attempt survived the outage")
-                try await eventually("the metrics file shows the engine up") {
+                try await waitUntil("the metrics file shows the engine up") {
                     ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").contains("\nberth_engine_up 1\n")
                 }
 
-                daemon.send(SIGTERM)
+                daemon.signal(SIGTERM)
                 #expect(try await daemon.waitForExit() == .exited(0))
             }
         }
@@ -106,7 +107,7 @@ func submit(_ sandbox: FaultSandbox, image: String, _ command: [String], extra: 
     let data = try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys])
     let submitted = try await sandbox.berth(["submit", "--spec", String(decoding: data, as: UTF8.self)])
     guard submitted.status == 0, let id = Int64(submitted.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-        throw FaultTestError("berth submit failed: \(submitted)")
+        throw TestFailure("berth submit failed: \(submitted)")
     }
     return id
 }

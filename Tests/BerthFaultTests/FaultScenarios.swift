@@ -1,3 +1,5 @@
+import BerthTestSupport
+import Foundation
 import Testing
 
 /// Every test of this target that starts daemons and containers. They run one
@@ -5,6 +7,22 @@ import Testing
 /// some mount file systems.
 @Suite(.serialized, .enabled(if: faultSuiteCanRun, "needs root, podman and sqlite3"))
 struct FaultScenarios {}
+
+/// Whether the suite can run its containers: rootful podman and sqlite3's shell.
+let faultSuiteCanRun = getuid() == 0 && TestHost.podman != nil && TestHost.sqlite3 != nil
+
+/// The image of the fault suite: the files of Tests/Fixtures/checkpoint-image
+/// on top of berth's test image.
+enum FaultImage {
+    /// A tag of its own, so that the checkpoint tests' rebuild of the same
+    /// fixture never replaces the image under a running fault test.
+    static let name = "localhost/berth-fault-test:latest"
+
+    /// Returns the image's name once it is built, which happens once per test process.
+    static func require() async throws -> String {
+        try await TestImage.requireCheckpointImage(tag: name)
+    }
+}
 
 /// Runs `body` with a fresh sandbox and tears it down afterwards, printing
 /// the daemons' logs when `body` throws. With `databaseFileSystem` (a size

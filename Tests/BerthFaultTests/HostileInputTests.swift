@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -101,7 +102,7 @@ extension FaultScenarios {
                 try lines.joined(separator: "\n").write(to: batch, atomically: true, encoding: .utf8)
                 let submitted = try await sandbox.berth(["submit", "--file", batch.path])
                 try #require(submitted.status == 0, "\(submitted)")
-                let ids = submitted.lines.compactMap { Int64($0) }
+                let ids = submitted.nonEmptyLines.compactMap { Int64($0) }
                 try #require(ids.count == specs.count, "\(submitted)")
 
                 let waited = try await sandbox.berth(["wait", "--timeout", "60s"] + ids.map(String.init))
@@ -133,7 +134,7 @@ extension FaultScenarios {
                     #expect(try sandbox.store.attempts(jobID: id).map(\.outcome) == [.succeeded], "job \(id)")
                 }
                 #expect(daemon.isRunning)
-                daemon.send(SIGTERM)
+                daemon.signal(SIGTERM)
                 #expect(try await daemon.waitForExit() == .exited(0))
                 #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
             }

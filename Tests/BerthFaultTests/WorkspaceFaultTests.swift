@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -23,7 +24,7 @@ extension FaultScenarios {
                 // The job's own write fails; the job reports it and exits 0.
                 let filling = try await submit(
                     sandbox, image: image, ["sh", "-c", #"head -c 8000000 /dev/zero > /workspace/fill; echo "head exit $?""#])
-                try await eventually("job \(filling) finishes") {
+                try await waitUntil("job \(filling) finishes") {
                     try sandbox.store.requireJob(id: filling).state == .succeeded
                 }
                 #expect(try sandbox.store.events(jobID: filling).map(\.payload) == ["head exit 1"])
@@ -48,14 +49,14 @@ extension FaultScenarios {
                     extra: ["retry": ["maxAttempts": 3, "initialDelay": "4s", "retryOn": ["failed"]]])
                 try await daemon.waitForLog("cannot write to the checkpoint store", timeout: .seconds(30))
                 #expect(daemon.log.contains("No space left on device"), "daemon log:\n\(daemon.log)")
-                try await eventually("a checkpoint row names the failed copy of big.bin") {
+                try await waitUntil("a checkpoint row names the failed copy of big.bin") {
                     try sandbox.store.checkpoints(jobID: resuming).contains { $0.name == "big.bin" && $0.refusedReason != nil }
                 }
                 let refusal = try sandbox.store.checkpoints(jobID: resuming).first { $0.name == "big.bin" }?.refusedReason
                 #expect(refusal?.contains("No space left on device") == true, "refusal: \(refusal ?? "none")")
                 try FileManager.default.removeItem(atPath: storeFiller)
 
-                try await eventually("job \(resuming) succeeds", timeout: .seconds(30)) {
+                try await waitUntil("job \(resuming) succeeds", timeout: .seconds(30)) {
                     try sandbox.store.requireJob(id: resuming).state == .succeeded
                 }
                 let attempts = try sandbox.store.attempts(jobID: resuming)
@@ -68,7 +69,7 @@ extension FaultScenarios {
                 #expect(resumed == [#"{"type":"resumed","from":"/workspace/checkpoints/big.bin"}"#])
 
                 #expect(daemon.isRunning)
-                daemon.send(SIGTERM)
+                daemon.signal(SIGTERM)
                 #expect(try await daemon.waitForExit() == .exited(0))
                 #expect(try await sandbox.sql("PRAGMA integrity_check;").standardOutput == "ok\n")
             }

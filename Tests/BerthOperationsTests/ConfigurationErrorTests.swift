@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -42,9 +43,9 @@ struct ConfigurationErrorTests {
             : "{ database: { path: \"\(databasePath)\" }, \(testCase.body) }"
         try text.write(toFile: sandbox.configurationPath, atomically: true, encoding: .utf8)
 
-        let result = try await Spawned.run(
-            [try BuiltBerth.require(), "daemon", "--config", sandbox.configurationPath],
-            environment: sandbox.environment, outputDirectory: sandbox.directory, deadline: .seconds(30))
+        let result = try await SpawnedProcess.run(
+            try BerthBinary.require(), ["daemon", "--config", sandbox.configurationPath],
+            environment: sandbox.environment, timeout: .seconds(30))
 
         #expect(result.status == 78, "\(result)")
         #expect(result.standardError.contains("invalid configuration"), "\(result)")

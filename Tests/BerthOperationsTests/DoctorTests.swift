@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ struct DoctorTests {
     private static func healthySandbox() async throws -> OperationsSandbox {
         let sandbox = try OperationsSandbox()
         try sandbox.writeConfiguration()
-        let submitted = try await sandbox.berth(["submit", "--hold", "--image", OperationsSandbox.imageName, "--", "true"])
+        let submitted = try await sandbox.berth(["submit", "--hold", "--image", TestImage.name, "--", "true"])
         #expect(submitted.status == 0, "\(submitted)")
         for directory in [sandbox.workspaces, sandbox.checkpoints, sandbox.runtime] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -17,16 +18,16 @@ struct DoctorTests {
         return sandbox
     }
 
-    private static func lines(_ result: Finished) -> [String] {
+    private static func lines(_ result: CommandResult) -> [String] {
         result.standardOutput.split(separator: "\n").map(String.init)
     }
 
     @Test("healthy host passes every check")
     func healthyHost() async throws {
-        try await LocalTestImage.ensure()
+        _ = try await TestImage.require()
         let sandbox = try await Self.healthySandbox()
 
-        let result = try await sandbox.berth(["doctor", "--config", sandbox.configurationPath, "--image", OperationsSandbox.imageName])
+        let result = try await sandbox.berth(["doctor", "--config", sandbox.configurationPath, "--image", TestImage.name])
 
         #expect(result.status == 0, "\(result)")
         let checks = Self.lines(result)

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 struct StandardErrorLogTests {
     @Test("readable lines with ids")
     func readableLines() async throws {
-        try await LocalTestImage.ensure()
+        _ = try await TestImage.require()
         let sandbox = try OperationsSandbox()
         try sandbox.writeConfiguration()
         try await sandbox.createDatabase()
@@ -18,7 +19,7 @@ struct StandardErrorLogTests {
         let daemon = try sandbox.startDaemon(environment: ["OPS_TOKEN": secret, "JOURNAL_STREAM": "1:1"])
         _ = try await sandbox.waitUntilFinished([job])
         daemon.signal(SIGTERM)
-        let result = try await daemon.wait(deadline: .seconds(30))
+        let result = try await daemon.wait(timeout: .seconds(30))
 
         #expect(result.status == 0, "\(result)")
         let lines = result.standardError.split(separator: "\n").map(String.init)
@@ -44,14 +45,14 @@ struct StandardErrorLogTests {
 
         let deadline = ContinuousClock.now + .seconds(60)
         while !daemon.standardErrorSoFar.contains("daemon started"), ContinuousClock.now < deadline {
-            if let early = try daemon.poll() {
+            if let early = daemon.poll() {
                 Issue.record("the daemon exited early: \(early)")
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         daemon.signal(SIGTERM)
-        let result = try await daemon.wait(deadline: .seconds(30))
+        let result = try await daemon.wait(timeout: .seconds(30))
 
         #expect(result.status == 0, "\(result)")
         let lines = result.standardError.split(separator: "\n").map(String.init)

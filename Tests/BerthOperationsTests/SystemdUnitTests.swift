@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -10,9 +11,9 @@ struct SystemdUnitTests {
 
     /// Copies the unit with ExecStart pointing at the built binary, because
     /// verify checks that the command exists; adds the drop-in when asked.
-    private static func verify(withDropIn: Bool) async throws -> Finished {
+    private static func verify(withDropIn: Bool) async throws -> CommandResult {
         let sandbox = try OperationsSandbox()
-        let binary = try BuiltBerth.require()
+        let binary = try BerthBinary.require()
         let unit = try String(contentsOf: systemdDirectory.appendingPathComponent("berth.service"), encoding: .utf8)
         let copy = unit.replacingOccurrences(of: "ExecStart=/usr/local/bin/berth ", with: "ExecStart=\(binary) ")
         #expect(copy != unit, "ExecStart no longer names /usr/local/bin/berth")
@@ -27,9 +28,8 @@ struct SystemdUnitTests {
         let analyze = try #require(
             ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) },
             "systemd-analyze is not installed (Debian package systemd)")
-        return try await Spawned.run(
-            [analyze, "verify", "--man=no", unitPath], environment: sandbox.environment, outputDirectory: sandbox.directory,
-            deadline: .seconds(60))
+        return try await SpawnedProcess.run(
+            analyze, ["verify", "--man=no", unitPath], environment: sandbox.environment, timeout: .seconds(60))
     }
 
     @Test("unit passes verify")

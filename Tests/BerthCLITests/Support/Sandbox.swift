@@ -1,25 +1,22 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
 /// A temporary directory with a fresh database path, removed when the test ends.
 final class Sandbox {
-    let directory: URL
+    private let temporaryDirectory: TemporaryDirectory
     /// Path of the test's database; the file exists only after the first `berth` run.
     let databasePath: String
 
+    /// Maximum time a single `berth` run may take before the test kills it and fails.
+    static let commandTimeout: Duration = .seconds(60)
+
     init() throws {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("berth-cli-XXXXXX").path
-        var buffer = Array(template.utf8CString)
-        guard let created = mkdtemp(&buffer) else {
-            throw SpawnError(message: "mkdtemp failed: \(String(cString: strerror(errno)))")
-        }
-        directory = URL(fileURLWithPath: String(cString: created))
-        databasePath = directory.appendingPathComponent("berth.db").path
+        temporaryDirectory = try TemporaryDirectory(prefix: "berth-cli")
+        databasePath = temporaryDirectory.path("berth.db")
     }
 
-    deinit {
-        try? FileManager.default.removeItem(at: directory)
-    }
+    var directory: URL { temporaryDirectory.url }
 
     /// Returns the environment of every `berth` run: the test's own without
     /// any `BERTH_*` variable, so a developer's `BERTH_DB` cannot leak in.
@@ -30,31 +27,30 @@ final class Sandbox {
         return environment
     }
 
-    /// Starts `berth --db DATABASE arguments` without waiting for it.
-    func start(_ arguments: [String], inputPath: String? = nil, database: String? = nil) throws -> BerthProcess {
-        try BerthProcess.start(
-            ["--db", database ?? databasePath] + arguments, inputPath: inputPath, environment: environment(),
-            outputDirectory: directory)
+    /// Starts `berth --db DATABASE arguments` without waiting for it, with
+    /// standard input read from `inputPath` (`/dev/null` when nil).
+    func start(_ arguments: [String], inputPath: String? = nil, database: String? = nil) throws -> SpawnedProcess {
+        try SpawnedProcess(
+            try BerthBinary.require(), ["--db", database ?? databasePath] + arguments, environment: environment(),
+            standardInput: inputPath.map(StandardInput.file) ?? .nullDevice)
     }
 
     /// Runs `berth --db DATABASE arguments` and waits for it.
     func run(_ arguments: [String], input: String? = nil, database: String? = nil) throws -> CommandResult {
         let inputPath = try input.map { try write($0, to: "stdin-\(UUID().uuidString)") }
-        return try start(arguments, inputPath: inputPath, database: database).wait()
+        return try start(arguments, inputPath: inputPath, database: database).waitBlocking(timeout: Self.commandTimeout)
     }
 
     /// Runs `berth arguments` exactly as given, with `environment` added.
     func runWithoutDatabaseOption(_ arguments: [String], environment extra: [String: String] = [:]) throws -> CommandResult {
-        try BerthProcess.start(arguments, inputPath: nil, environment: environment(adding: extra), outputDirectory: directory)
-            .wait()
+        try SpawnedProcess.runBlocking(
+            try BerthBinary.require(), arguments, environment: environment(adding: extra), timeout: Self.commandTimeout)
     }
 
     /// Writes `text` to a file in the sandbox and returns its path.
     @discardableResult
     func write(_ text: String, to name: String) throws -> String {
-        let path = directory.appendingPathComponent(name).path
-        try text.write(toFile: path, atomically: false, encoding: .utf8)
-        return path
+        try temporaryDirectory.write(text, to: name)
     }
 
     /// Submits one job and returns its id.
@@ -83,10 +79,8 @@ final class Sandbox {
             "these tests edit the database with \(shell); install the Debian package sqlite3")
         // Spawned and reaped as the berth runs are, because Foundation's
         // Process.waitUntilExit has been seen to miss a child's exit.
-        let result = try BerthProcess.start(
-            ["-bail", databasePath, sql], inputPath: nil, environment: environment(), outputDirectory: directory,
-            executable: shell
-        ).wait()
+        let result = try SpawnedProcess.runBlocking(
+            shell, ["-bail", databasePath, sql], environment: environment(), timeout: Self.commandTimeout)
         try #require(result.status == 0, "sqlite3 failed on: \(sql): \(result)")
         return result.standardOutput
     }

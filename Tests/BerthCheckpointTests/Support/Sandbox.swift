@@ -1,4 +1,5 @@
 import BerthCore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 /// daemons the test started, and their containers. `shutDown()` kills the
 /// daemons and removes the containers; `deinit` removes the directory.
 final class Sandbox {
-    let directory: URL
+    private let temporaryDirectory: TemporaryDirectory
     let databasePath: String
     /// Unique per sandbox, so that worker ids and container labels never clash between tests.
     let prefix: String
@@ -18,15 +19,10 @@ final class Sandbox {
     private var openedStore: JobStore?
 
     init() throws {
-        var template = Array((FileManager.default.temporaryDirectory.path + "/berth-checkpoint-XXXXXX").utf8CString)
-        guard let created = mkdtemp(&template) else {
-            throw TestFailure("mkdtemp failed: \(String(cString: strerror(errno)))")
-        }
-        directory = URL(fileURLWithPath: String(cString: created))
         // Rootful podman bind-mounts workspaces from here; 0755 lets the
         // container's user reach its own workspace, which it owns.
-        chmod(directory.path, 0o755)
-        databasePath = directory.appendingPathComponent("berth.db").path
+        temporaryDirectory = try TemporaryDirectory(prefix: "berth-checkpoint", permissions: 0o755)
+        databasePath = temporaryDirectory.path("berth.db")
         prefix = "c" + UUID().uuidString.prefix(8).lowercased()
 
         // Container names are berth-<job>-<attempt> and podman's names are
@@ -39,10 +35,10 @@ final class Sandbox {
 
     deinit {
         openedStore = nil
-        try? FileManager.default.removeItem(at: directory)
     }
 
-    var environment: [String: String] { Commands.environment(home: directory.path) }
+    var directory: URL { temporaryDirectory.url }
+    var environment: [String: String] { TestHost.environment(home: directory.path) }
     var workspaces: String { directory.appendingPathComponent("workspaces").path }
     var checkpointStore: String { directory.appendingPathComponent("checkpoints").path }
 
@@ -53,31 +49,16 @@ final class Sandbox {
         for daemon in daemons {
             await daemon.kill()
         }
-        guard let podman = CheckpointImage.podman else { return }
-        for workerID in workerIDs.sorted() {
-            let listed = try? await Commands.run(
-                podman, ["ps", "-aq", "--filter", "label=berth.worker=\(workerID)"], environment: environment)
-            for container in listed?.lines ?? [] {
-                _ = try? await Commands.run(podman, ["rm", "-f", "-t", "0", container], environment: environment)
-            }
-        }
+        await WorkerContainers.remove(ofWorkers: workerIDs.sorted(), environment: environment)
     }
 
     // MARK: Daemons
 
     /// Returns the test configuration with short intervals, with `overrides` merged in key by key.
     func configuration(workerID: String, _ overrides: [String: Any]) -> [String: Any] {
-        let base: [String: Any] = [
-            "database": ["path": databasePath],
-            "directories": [
-                "workspaces": workspaces, "checkpoints": checkpointStore,
-                "runtime": directory.appendingPathComponent("run").path,
-            ],
-            "workerID": workerID,
-            "engine": ["kind": "podman", "pullPolicy": "never", "callTimeout": "30s"],
+        let base = TestDaemonConfiguration.base(directory: directory, databasePath: databasePath, workerID: workerID)
+        let defaults: [String: Any] = [
             "concurrency": 4,
-            "pollInterval": "100ms",
-            "heartbeatInterval": "1s",
             "leaseDuration": "5s",
             "defaultQueue": [
                 "stopGrace": "2s", "timeout": "2m", "memory": "256m",
@@ -85,23 +66,9 @@ final class Sandbox {
             ],
             "shutdown": ["deadline": "30s"],
             "secretsDirectory": directory.appendingPathComponent("secrets").path,
-            "output": ["batchInterval": "20ms"],
             "checkpoints": ["maxFileBytes": "1m", "maxJobBytes": "16m"],
-            "logLevel": "debug",
         ]
-        return Self.merge(base, overrides)
-    }
-
-    private static func merge(_ base: [String: Any], _ overrides: [String: Any]) -> [String: Any] {
-        var merged = base
-        for (key, value) in overrides {
-            if let nested = value as? [String: Any], let existing = merged[key] as? [String: Any] {
-                merged[key] = merge(existing, nested)
-            } else {
-                merged[key] = value
-            }
-        }
-        return merged
+        return TestDaemonConfiguration.merge(TestDaemonConfiguration.merge(base, defaults), overrides)
     }
 
     /// Starts `berth daemon` as worker `suffix`; a second start with the same
@@ -110,10 +77,9 @@ final class Sandbox {
     func startDaemon(_ suffix: String = "a", overrides: [String: Any] = [:]) throws -> TestDaemon {
         let workerID = "\(prefix)-\(suffix)"
         workerIDs.insert(workerID)
-        let data = try JSONSerialization.data(withJSONObject: configuration(workerID: workerID, overrides), options: [.sortedKeys])
-        let path = directory.appendingPathComponent("daemon-\(suffix).json5").path
-        try data.write(to: URL(fileURLWithPath: path))
-        let daemon = try TestDaemon.start(
+        let path = temporaryDirectory.path("daemon-\(suffix).json5")
+        try TestDaemonConfiguration.write(configuration(workerID: workerID, overrides), to: path)
+        let daemon = try TestDaemon(
             binary: try BerthBinary.require(), configurationPath: path, workerID: workerID, environment: environment)
         daemons.append(daemon)
         return daemon
@@ -123,7 +89,7 @@ final class Sandbox {
 
     /// Runs `berth --db DATABASE arguments`.
     func berth(_ arguments: [String]) async throws -> CommandResult {
-        try await Commands.run(try BerthBinary.require(), ["--db", databasePath] + arguments, environment: environment)
+        try await SpawnedProcess.run(try BerthBinary.require(), ["--db", databasePath] + arguments, environment: environment)
     }
 
     /// Submits `spec` (a JSON object; the checkpoint image is filled in) and returns the job's id.
@@ -206,25 +172,7 @@ final class Sandbox {
     }
 
     func podman(_ arguments: [String]) async throws -> CommandResult {
-        let podman = try #require(CheckpointImage.podman, "podman is not installed")
-        return try await Commands.run(podman, arguments, environment: environment)
-    }
-}
-
-/// The built `berth` executable, next to the test executable because the test target depends on it.
-enum BerthBinary {
-    static let path: String? = {
-        if let override = ProcessInfo.processInfo.environment["BERTH_BINARY"], !override.isEmpty {
-            return override
-        }
-        guard let executable = realpath("/proc/self/exe", nil) else { return nil }
-        defer { free(executable) }
-        let candidate = URL(fileURLWithPath: String(cString: executable))
-            .deletingLastPathComponent().appendingPathComponent("berth").path
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-    }()
-
-    static func require() throws -> String {
-        try #require(path, "no berth binary next to the test executable; run swift build first or set BERTH_BINARY")
+        let podman = try #require(TestHost.podman, "podman is not installed")
+        return try await SpawnedProcess.run(podman, arguments, environment: environment)
     }
 }

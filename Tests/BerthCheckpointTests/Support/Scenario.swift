@@ -1,8 +1,21 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
 /// Whether the container tests can run here: podman, and root for rootful podman.
-let containersAvailable = CheckpointImage.podman != nil && getuid() == 0
+let containersAvailable = TestHost.podman != nil && getuid() == 0
+
+/// The checkpoint test image, built from Tests/Fixtures/checkpoint-image on
+/// top of berth's test image.
+enum CheckpointImage {
+    /// A tag of this target's own, so that the fault tests' rebuild of the same fixture never replaces it.
+    static let name = "localhost/berth-checkpoint-test:latest"
+
+    /// Returns the image's name once it is built, which happens once per test process.
+    static func require() async throws -> String {
+        try await TestImage.requireCheckpointImage(tag: name)
+    }
+}
 
 /// Runs `body` with a fresh sandbox and shuts its daemons and containers down
 /// afterwards, also when `body` throws.

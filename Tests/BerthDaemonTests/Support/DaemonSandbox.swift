@@ -1,4 +1,5 @@
 import BerthCore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -9,26 +10,20 @@ import Testing
 /// ids they used. `deinit` kills those daemons, removes their containers by
 /// the `berth.worker` label and deletes the directory.
 final class DaemonSandbox {
-    let directory: URL
+    private let temporaryDirectory: TemporaryDirectory
     let databasePath: String
     /// Unique per sandbox, so that worker ids and container labels never clash between tests.
     let prefix: String
-    private var daemons: [DaemonProcess] = []
+    private var daemons: [TestDaemon] = []
     private var usedWorkerIDs: Set<String> = []
     private var openedStore: JobStore?
 
     /// Creates the sandbox and its database, whose first job gets the id `jobIDBase + 1`.
     init(jobIDBase: Int64 = Int64.random(in: 1_000_000_000...9_000_000_000)) throws {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("berth-daemon-XXXXXX").path
-        var buffer = Array(template.utf8CString)
-        guard let created = mkdtemp(&buffer) else {
-            throw TestFailure("mkdtemp failed: \(String(cString: strerror(errno)))")
-        }
-        directory = URL(fileURLWithPath: String(cString: created))
         // Podman runs as root and bind-mounts workspaces from here; 0755 lets the
         // container's user reach nothing but its own workspace, which it owns.
-        chmod(directory.path, 0o755)
-        databasePath = directory.appendingPathComponent("berth.db").path
+        temporaryDirectory = try TemporaryDirectory(prefix: "berth-daemon", permissions: 0o755)
+        databasePath = temporaryDirectory.path("berth.db")
         prefix = "t" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("secrets"), withIntermediateDirectories: true,
@@ -51,21 +46,16 @@ final class DaemonSandbox {
 
     deinit {
         for daemon in daemons {
-            daemon.killAndReap()
+            daemon.process.killAndWait()
         }
         openedStore = nil
-        if let podman = TestImage.podman {
-            for workerID in usedWorkerIDs.sorted() {
-                Processes.runBlocking(
-                    "\(podman) ps -aq --filter label=berth.worker=\(workerID) | xargs -r \(podman) rm -f -t 0",
-                    environment: environment)
-            }
-        }
-        try? FileManager.default.removeItem(at: directory)
+        WorkerContainers.removeBlocking(ofWorkers: usedWorkerIDs.sorted(), environment: environment)
     }
 
+    var directory: URL { temporaryDirectory.url }
+
     var environment: [String: String] {
-        Processes.baseEnvironment(home: directory.path)
+        TestHost.environment(home: directory.path)
     }
 
     /// Returns a worker id unique to this sandbox, such as `t1a2b3c4d-a`.
@@ -82,17 +72,8 @@ final class DaemonSandbox {
     /// Short intervals keep the tests fast. The engine never pulls, so
     /// nothing reaches a registry.
     func configuration(workerID: String, _ overrides: [String: Any] = [:]) -> [String: Any] {
-        let base: [String: Any] = [
-            "database": ["path": databasePath],
-            "directories": [
-                "workspaces": directory.appendingPathComponent("workspaces").path,
-                "checkpoints": directory.appendingPathComponent("checkpoints").path,
-                "runtime": directory.appendingPathComponent("run").path,
-            ],
-            "workerID": workerID,
-            "engine": ["kind": "podman", "pullPolicy": "never", "callTimeout": "30s"],
-            "pollInterval": "100ms",
-            "heartbeatInterval": "1s",
+        let base = TestDaemonConfiguration.base(directory: directory, databasePath: databasePath, workerID: workerID)
+        let defaults: [String: Any] = [
             "leaseDuration": "5s",
             "defaultQueue": [
                 "stopGrace": "2s",
@@ -101,51 +82,39 @@ final class DaemonSandbox {
             ],
             "shutdown": ["deadline": "30s"],
             "secretsDirectory": directory.appendingPathComponent("secrets").path,
-            "output": ["batchInterval": "20ms"],
-            "logLevel": "debug",
         ]
-        return Self.merge(base, overrides)
-    }
-
-    private static func merge(_ base: [String: Any], _ overrides: [String: Any]) -> [String: Any] {
-        var merged = base
-        for (key, value) in overrides {
-            if let nested = value as? [String: Any], let existing = merged[key] as? [String: Any] {
-                merged[key] = merge(existing, nested)
-            } else {
-                merged[key] = value
-            }
-        }
-        return merged
+        return TestDaemonConfiguration.merge(TestDaemonConfiguration.merge(base, defaults), overrides)
     }
 
     /// Writes `text` to a file in the sandbox and returns its path.
     @discardableResult
     func write(_ text: String, to name: String) throws -> String {
-        let path = directory.appendingPathComponent(name).path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try temporaryDirectory.write(text, to: name)
     }
 
     /// Writes `configuration` as JSON (which is valid JSON5) and returns the file's path.
     func writeConfiguration(_ configuration: [String: Any], name: String) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: configuration, options: [.prettyPrinted, .sortedKeys])
-        return try write(String(decoding: data, as: UTF8.self), to: name)
+        let path = temporaryDirectory.path(name)
+        try TestDaemonConfiguration.write(configuration, to: path)
+        return path
     }
 
     // MARK: Daemons
 
     /// Starts `berth daemon` as worker `suffix` with the test configuration and `overrides`.
+    ///
+    /// The log goes to `daemon-SUFFIX.log`, so that the log of a restarted
+    /// worker also contains its earlier runs.
     @discardableResult
     func startDaemon(
         _ suffix: String = "a", overrides: [String: Any] = [:], environment extra: [String: String] = [:]
-    ) throws -> DaemonProcess {
+    ) throws -> TestDaemon {
         let id = workerID(suffix)
         let path = try writeConfiguration(configuration(workerID: id, overrides), name: "daemon-\(suffix).json5")
-        let daemon = try DaemonProcess.start(
-            binary: try BerthBinary.require(), arguments: ["daemon", "--config", path],
-            environment: environment.merging(extra) { _, new in new }, workerID: id,
-            logPath: directory.appendingPathComponent("daemon-\(suffix).log").path)
+        let daemon = try TestDaemon(
+            binary: try BerthBinary.require(), configurationPath: path, workerID: id,
+            environment: environment.merging(extra) { _, new in new },
+            logPath: temporaryDirectory.path("daemon-\(suffix).log"))
         daemons.append(daemon)
         return daemon
     }
@@ -153,8 +122,8 @@ final class DaemonSandbox {
     // MARK: The command line
 
     /// Runs `berth --db DATABASE arguments`.
-    func berth(_ arguments: [String]) async throws -> RunResult {
-        try await Processes.run(try BerthBinary.require(), ["--db", databasePath] + arguments, environment: environment)
+    func berth(_ arguments: [String]) async throws -> CommandResult {
+        try await SpawnedProcess.run(try BerthBinary.require(), ["--db", databasePath] + arguments, environment: environment)
     }
 
     /// Submits a job on the test image through `berth submit` and returns its id.
@@ -218,9 +187,9 @@ final class DaemonSandbox {
 
     // MARK: Podman
 
-    func podman(_ arguments: [String]) async throws -> RunResult {
-        let podman = try #require(TestImage.podman, "podman is not installed")
-        return try await Processes.run(podman, arguments, environment: environment)
+    func podman(_ arguments: [String]) async throws -> CommandResult {
+        let podman = try #require(TestHost.podman, "podman is not installed")
+        return try await SpawnedProcess.run(podman, arguments, environment: environment)
     }
 
     /// Returns the first object of `podman inspect` for a container.
@@ -237,26 +206,6 @@ final class DaemonSandbox {
 
     /// Returns the names of the containers labelled with `workerID`.
     func containers(ofWorker workerID: String) async throws -> [String] {
-        try await podman(["ps", "-a", "--filter", "label=berth.worker=\(workerID)", "--format", "{{.Names}}"]).lines
-    }
-}
-
-/// The built `berth` executable.
-enum BerthBinary {
-    /// `$BERTH_BINARY` when set, else `berth` next to the running test executable,
-    /// where SwiftPM puts it because the test target depends on it.
-    static let path: String? = {
-        if let override = ProcessInfo.processInfo.environment["BERTH_BINARY"], !override.isEmpty {
-            return override
-        }
-        guard let executable = realpath("/proc/self/exe", nil) else { return nil }
-        defer { free(executable) }
-        let candidate = URL(fileURLWithPath: String(cString: executable))
-            .deletingLastPathComponent().appendingPathComponent("berth").path
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-    }()
-
-    static func require() throws -> String {
-        try #require(path, "no berth binary next to the test executable; run swift build first or set BERTH_BINARY")
+        try await podman(["ps", "-a", "--filter", "label=berth.worker=\(workerID)", "--format", "{{.Names}}"]).nonEmptyLines
     }
 }

@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 import Testing
 
@@ -8,34 +9,29 @@ import Testing
 /// containers. `tearDown()` kills the daemons, removes their containers and
 /// unmounts what the test mounted; `deinit` removes the directory.
 final class FaultSandbox {
-    let directory: URL
+    private let temporaryDirectory: TemporaryDirectory
     let databasePath: String
     /// Part of every worker id, so that the containers of this sandbox are told apart from all others.
     let prefix: String
-    private(set) var daemons: [FaultDaemon] = []
+    private(set) var daemons: [TestDaemon] = []
     private var workerIDs: Set<String> = []
     private var mounts: [String] = []
     private var openedStore: JobStore?
 
     init() async throws {
-        var template = Array((FileManager.default.temporaryDirectory.path + "/berth-fault-XXXXXX").utf8CString)
-        guard let created = mkdtemp(&template) else {
-            throw FaultTestError("mkdtemp failed: \(String(cString: strerror(errno)))")
-        }
-        directory = URL(fileURLWithPath: String(cString: created))
         // The container's user (65534) must reach its workspace through this directory.
-        chmod(directory.path, 0o755)
-        databasePath = directory.appendingPathComponent("db/berth.db").path
+        temporaryDirectory = try TemporaryDirectory(prefix: "berth-fault", permissions: 0o755)
+        databasePath = temporaryDirectory.path("db/berth.db")
         prefix = "f" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(atPath: (databasePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     }
 
     deinit {
         openedStore = nil
-        try? FileManager.default.removeItem(at: directory)
     }
 
-    var environment: [String: String] { Shell.environment(home: directory.path) }
+    var directory: URL { temporaryDirectory.url }
+    var environment: [String: String] { TestHost.environment(home: directory.path) }
     var databaseDirectory: String { (databasePath as NSString).deletingLastPathComponent }
     var workspaces: String { directory.appendingPathComponent("workspaces").path }
     var checkpointStore: String { directory.appendingPathComponent("checkpoints").path }
@@ -54,17 +50,10 @@ final class FaultSandbox {
         for daemon in daemons {
             await daemon.kill()
         }
-        if let podman = Shell.podman {
-            for workerID in workerIDs.sorted() {
-                let listed = try? await Shell.run(podman, ["ps", "-aq", "--filter", "label=berth.worker=\(workerID)"], environment: environment)
-                for container in listed?.lines ?? [] {
-                    _ = try? await Shell.run(podman, ["rm", "-f", "-t", "0", container], environment: environment)
-                }
-            }
-        }
+        await WorkerContainers.remove(ofWorkers: workerIDs.sorted(), environment: environment)
         openedStore = nil
         for mount in mounts.reversed() {
-            _ = try? await Shell.run("/bin/umount", ["-l", mount], environment: environment)
+            _ = try? await SpawnedProcess.run("/bin/umount", ["-l", mount], environment: environment)
         }
         mounts = []
     }
@@ -73,50 +62,28 @@ final class FaultSandbox {
 
     /// Returns the configuration of worker `workerID`: short intervals, with `overrides` merged in key by key.
     func configuration(workerID: String, _ overrides: [String: Any]) -> [String: Any] {
-        let base: [String: Any] = [
-            "database": ["path": databasePath],
-            "directories": [
-                "workspaces": workspaces, "checkpoints": checkpointStore,
-                "runtime": directory.appendingPathComponent("run").path,
-            ],
-            "workerID": workerID,
-            "engine": ["kind": "podman", "pullPolicy": "never", "callTimeout": "30s"],
+        let base = TestDaemonConfiguration.base(directory: directory, databasePath: databasePath, workerID: workerID)
+        let defaults: [String: Any] = [
             "concurrency": 4,
-            "pollInterval": "100ms",
-            "heartbeatInterval": "1s",
             "leaseDuration": "6s",
             "defaultQueue": [
                 "stopGrace": "1s", "timeout": "2m", "memory": "128m",
                 "retry": ["initialDelay": "500ms", "maxDelay": "1s", "jitter": 0],
             ],
             "shutdown": ["deadline": "20s"],
-            "output": ["batchInterval": "20ms"],
-            "logLevel": "debug",
         ]
-        return Self.merge(base, overrides)
-    }
-
-    private static func merge(_ base: [String: Any], _ overrides: [String: Any]) -> [String: Any] {
-        var merged = base
-        for (key, value) in overrides {
-            if let nested = value as? [String: Any], let existing = merged[key] as? [String: Any] {
-                merged[key] = merge(existing, nested)
-            } else {
-                merged[key] = value
-            }
-        }
-        return merged
+        return TestDaemonConfiguration.merge(TestDaemonConfiguration.merge(base, defaults), overrides)
     }
 
     /// Starts `berth daemon` as worker `<prefix>-<suffix>`; starting the same suffix again restarts that worker.
     @discardableResult
-    func startDaemon(_ suffix: String = "a", overrides: [String: Any] = [:]) throws -> FaultDaemon {
+    func startDaemon(_ suffix: String = "a", overrides: [String: Any] = [:]) throws -> TestDaemon {
         let workerID = "\(prefix)-\(suffix)"
         workerIDs.insert(workerID)
-        let data = try JSONSerialization.data(withJSONObject: configuration(workerID: workerID, overrides), options: [.sortedKeys])
-        let path = directory.appendingPathComponent("daemon-\(suffix).json5").path
-        try data.write(to: URL(fileURLWithPath: path))
-        let daemon = try FaultDaemon.start(binary: try BerthExecutable.require(), configurationPath: path, workerID: workerID, environment: environment)
+        let path = temporaryDirectory.path("daemon-\(suffix).json5")
+        try TestDaemonConfiguration.write(configuration(workerID: workerID, overrides), to: path)
+        let daemon = try TestDaemon(
+            binary: try BerthBinary.require(), configurationPath: path, workerID: workerID, environment: environment)
         daemons.append(daemon)
         return daemon
     }
@@ -129,30 +96,28 @@ final class FaultSandbox {
     // MARK: Tools
 
     /// Runs `berth --db DATABASE arguments`, with `extraEnvironment` added to the sandbox's environment.
-    func berth(_ arguments: [String], extraEnvironment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Finished {
-        try await Shell.run(
-            try BerthExecutable.require(), ["--db", databasePath] + arguments,
+    func berth(_ arguments: [String], extraEnvironment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> CommandResult {
+        try await SpawnedProcess.run(
+            try BerthBinary.require(), ["--db", databasePath] + arguments,
             environment: environment.merging(extraEnvironment) { $1 }, timeout: timeout)
     }
 
     /// Runs `sql` in sqlite3's shell on the database.
-    func sql(_ sql: String) async throws -> Finished {
-        guard let sqlite3 = Shell.sqlite3 else { throw FaultTestError("sqlite3 is not installed") }
-        return try await Shell.run(sqlite3, ["-batch", databasePath, sql], environment: environment)
+    func sql(_ sql: String) async throws -> CommandResult {
+        guard let sqlite3 = TestHost.sqlite3 else { throw TestFailure("sqlite3 is not installed") }
+        return try await SpawnedProcess.run(sqlite3, ["-batch", databasePath, sql], environment: environment)
     }
 
-    func podman(_ arguments: [String]) async throws -> Finished {
-        guard let podman = Shell.podman else { throw FaultTestError("podman is not installed") }
-        return try await Shell.run(podman, arguments, environment: environment)
+    func podman(_ arguments: [String]) async throws -> CommandResult {
+        guard let podman = TestHost.podman else { throw TestFailure("podman is not installed") }
+        return try await SpawnedProcess.run(podman, arguments, environment: environment)
     }
 
     /// Returns the ids of the containers that carry this sandbox's worker labels, running or not.
     func containers() async throws -> [String] {
         var found: [String] = []
         for workerID in workerIDs.sorted() {
-            let listed = try await podman(["ps", "-aq", "--filter", "label=berth.worker=\(workerID)"])
-            guard listed.status == 0 else { throw FaultTestError("podman ps failed: \(listed)") }
-            found += listed.lines
+            found += try await WorkerContainers.ids(ofWorker: workerID, environment: environment)
         }
         return found
     }
@@ -160,8 +125,8 @@ final class FaultSandbox {
     /// Mounts a tmpfs of `size` (such as "2m") on `path`, which it creates; `tearDown()` unmounts it.
     func mountTmpfs(at path: String, size: String) async throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let mounted = try await Shell.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", path], environment: environment)
-        guard mounted.status == 0 else { throw FaultTestError("mount -t tmpfs on \(path) failed: \(mounted)") }
+        let mounted = try await SpawnedProcess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size),mode=0755", "tmpfs", path], environment: environment)
+        guard mounted.status == 0 else { throw TestFailure("mount -t tmpfs on \(path) failed: \(mounted)") }
         mounts.append(path)
     }
 
@@ -169,17 +134,17 @@ final class FaultSandbox {
     func fillFileSystem(of directory: String) async throws -> String {
         let filler = directory + "/filler"
         // cat fails with ENOSPC once the file system is full, which is the point.
-        _ = try await Shell.run("/bin/sh", ["-c", "cat /dev/zero > '\(filler)' 2>/dev/null"], environment: environment)
+        _ = try await SpawnedProcess.run("/bin/sh", ["-c", "cat /dev/zero > '\(filler)' 2>/dev/null"], environment: environment)
         var status = statvfs()
-        guard statvfs(directory, &status) == 0 else { throw FaultTestError("statvfs \(directory) failed: \(String(cString: strerror(errno)))") }
-        guard status.f_bavail == 0 else { throw FaultTestError("\(directory) still has \(status.f_bavail) free blocks after filling it") }
+        guard statvfs(directory, &status) == 0 else { throw TestFailure("statvfs \(directory) failed: \(String(cString: strerror(errno)))") }
+        guard status.f_bavail == 0 else { throw TestFailure("\(directory) still has \(status.f_bavail) free blocks after filling it") }
         return filler
     }
 
     /// Remounts the tmpfs at `path`, which `mountTmpfs` mounted, with `options` such as "ro" or "rw".
     func remount(_ path: String, options: String) async throws {
-        let remounted = try await Shell.run("/bin/mount", ["-o", "remount,\(options)", path], environment: environment)
-        guard remounted.status == 0 else { throw FaultTestError("mount -o remount,\(options) \(path) failed: \(remounted)") }
+        let remounted = try await SpawnedProcess.run("/bin/mount", ["-o", "remount,\(options)", path], environment: environment)
+        guard remounted.status == 0 else { throw TestFailure("mount -o remount,\(options) \(path) failed: \(remounted)") }
     }
 
     // MARK: The database
@@ -196,23 +161,5 @@ final class FaultSandbox {
     /// Closes the test's own connection, for tests that replace or break the database file.
     func closeStore() {
         openedStore = nil
-    }
-}
-
-/// The built `berth` executable, beside the test bundle because this target depends on it.
-enum BerthExecutable {
-    static let path: String? = {
-        if let override = ProcessInfo.processInfo.environment["BERTH_BINARY"], !override.isEmpty {
-            return override
-        }
-        guard let executable = realpath("/proc/self/exe", nil) else { return nil }
-        defer { free(executable) }
-        let candidate = URL(fileURLWithPath: String(cString: executable)).deletingLastPathComponent().appendingPathComponent("berth").path
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-    }()
-
-    static func require() throws -> String {
-        guard let path else { throw FaultTestError("no berth executable beside the tests; run swift build first or set BERTH_BINARY") }
-        return path
     }
 }

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 
 /// SplitMix64, a small generator whose whole sequence follows from one seed,
@@ -23,7 +24,7 @@ struct SeededGenerator: RandomNumberGenerator {
             return UInt64.random(in: 1...UInt64.max)
         }
         guard let seed = UInt64(text) else {
-            throw FaultTestError("\(variable)=\(text) is not a decimal unsigned 64-bit integer")
+            throw TestFailure("\(variable)=\(text) is not a decimal unsigned 64-bit integer")
         }
         return seed
     }

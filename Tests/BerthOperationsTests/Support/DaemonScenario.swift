@@ -1,5 +1,6 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
 
 /// One datagram the daemon sent, in the order sent: a service notification
@@ -32,7 +33,7 @@ enum SentDatagram {
 struct DaemonScenario: @unchecked Sendable {
     // @unchecked: built once by `run()` and only read afterwards.
     var datagrams: [SentDatagram] = []
-    var exit: Finished?
+    var exit: CommandResult?
     /// The metrics file as the daemon left it when it stopped.
     var metricsText = ""
     var jobs: [Int64: JobRecord] = [:]
@@ -62,7 +63,7 @@ struct DaemonScenario: @unchecked Sendable {
     static let shared = Task { try await run() }
 
     static func run() async throws -> DaemonScenario {
-        try await LocalTestImage.ensure()
+        _ = try await TestImage.require()
         let sandbox = try OperationsSandbox()
         var scenario = DaemonScenario()
         scenario.workerID = sandbox.workerID
@@ -76,12 +77,12 @@ struct DaemonScenario: @unchecked Sendable {
         try await sandbox.createDatabase()
         let store = try JobStore(options: DatabaseOptions(path: sandbox.databasePath))
         let spec = try JSONDecoder().decode(JobSpec.self, from: Data("""
-            {"image": "\(OperationsSandbox.imageName)", "command": ["berth-test-job", "exit", "0"]}
+            {"image": "\(TestImage.name)", "command": ["berth-test-job", "exit", "0"]}
             """.utf8))
         let submitted = try store.submit([spec], now: Clock.nowMilliseconds())
         scenario.adoptedJob = submitted[0].id
         let claimed = try store.claim(queue: nil, worker: sandbox.workerID, leaseDuration: .seconds(60), now: Clock.nowMilliseconds())
-        guard claimed?.lease.jobID == scenario.adoptedJob else { throw OperationsTestError("the test could not claim its own job") }
+        guard claimed?.lease.jobID == scenario.adoptedJob else { throw TestFailure("the test could not claim its own job") }
 
         scenario.printingJob = try await sandbox.submit(
             ["--secret", "OPS_TOKEN"],
@@ -118,18 +119,18 @@ struct DaemonScenario: @unchecked Sendable {
                 break
             }
             if ContinuousClock.now > deadline {
-                daemon.killAndReap()
-                throw OperationsTestError("the scenario did not finish in time; daemon stderr:\n\(daemon.standardErrorSoFar)")
+                daemon.killAndWait()
+                throw TestFailure("the scenario did not finish in time; daemon stderr:\n\(daemon.standardErrorSoFar)")
             }
-            if let early = try daemon.poll() {
-                throw OperationsTestError("the daemon exited early: \(early)")
+            if let early = daemon.poll() {
+                throw TestFailure("the daemon exited early: \(early)")
             }
         }
         // A few more watchdog pings while idle.
         try await collect(for: .seconds(1))
 
         daemon.signal(SIGTERM)
-        let exit = try await daemon.wait(deadline: .seconds(30))
+        let exit = try await daemon.wait(timeout: .seconds(30))
         scenario.exit = exit
         try await collect(for: .milliseconds(100))
         scenario.metricsText = try String(contentsOfFile: sandbox.metricsPath, encoding: .utf8)

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Synchronization
 
@@ -15,18 +16,18 @@ final class DatagramListener: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw OperationsTestError("socket failed: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw TestFailure("socket failed: \(String(cString: strerror(errno)))") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw OperationsTestError("socket path too long: \(path)")
+            throw TestFailure("socket path too long: \(path)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0 else { throw OperationsTestError("bind \(path) failed: \(String(cString: strerror(errno)))") }
+        guard bound == 0 else { throw TestFailure("bind \(path) failed: \(String(cString: strerror(errno)))") }
         // A large receive buffer, so a chatty daemon never finds the socket full.
         var size: Int32 = 4 << 20
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -102,7 +103,7 @@ struct JournalRecord: CustomStringConvertible {
         var index = 0
         while index < datagram.count {
             guard let end = datagram[index...].firstIndex(where: { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\n") }) else {
-                throw OperationsTestError("journal record ends inside a field name")
+                throw TestFailure("journal record ends inside a field name")
             }
             let name = String(decoding: datagram[index..<end], as: UTF8.self)
             if datagram[end] == UInt8(ascii: "=") {
@@ -110,7 +111,7 @@ struct JournalRecord: CustomStringConvertible {
                 fields[name] = String(decoding: datagram[(end + 1)..<valueEnd], as: UTF8.self)
                 index = valueEnd + 1
             } else {
-                guard end + 9 <= datagram.count else { throw OperationsTestError("journal record ends inside a length") }
+                guard end + 9 <= datagram.count else { throw TestFailure("journal record ends inside a length") }
                 var length: UInt64 = 0
                 for (shift, byte) in datagram[(end + 1)..<(end + 9)].enumerated() {
                     length |= UInt64(byte) << (8 * UInt64(shift))
@@ -118,7 +119,7 @@ struct JournalRecord: CustomStringConvertible {
                 let start = end + 9
                 let valueEnd = start + Int(length)
                 guard valueEnd < datagram.count, datagram[valueEnd] == UInt8(ascii: "\n") else {
-                    throw OperationsTestError("journal record has a binary field without its closing newline")
+                    throw TestFailure("journal record has a binary field without its closing newline")
                 }
                 fields[name] = String(decoding: datagram[start..<valueEnd], as: UTF8.self)
                 index = valueEnd + 1

@@ -1,48 +1,28 @@
 import BerthCore
 import BerthStore
+import BerthTestSupport
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import Testing
 
 /// A temporary directory holding one test's database, configuration,
 /// directories and sockets, under /tmp so socket paths stay short.
 /// `deinit` removes the containers of its worker and the directory.
 final class OperationsSandbox: @unchecked Sendable {
     // @unchecked: a sandbox belongs to one test and is used by it alone.
-    static let imageName = "localhost/berth-test:latest"
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
-    static let containersConf = fixtures.appendingPathComponent("containers.conf").path
-
-    let directory: String
+    private let temporaryDirectory: TemporaryDirectory
     let workerID: String
 
     init() throws {
-        var template = Array("/tmp/bops-XXXXXX".utf8CString)
-        guard let created = mkdtemp(&template) else {
-            throw OperationsTestError("mkdtemp failed: \(String(cString: strerror(errno)))")
-        }
-        directory = String(cString: created)
         // Podman, as root, bind-mounts workspaces from here for a container user that is not root.
-        chmod(directory, 0o755)
+        temporaryDirectory = try TemporaryDirectory(prefix: "bops", parent: "/tmp", permissions: 0o755)
         workerID = "ops-" + UUID().uuidString.prefix(8).lowercased()
     }
 
     deinit {
-        // Spawned and waitid rather than Foundation's Process, whose
-        // waitUntilExit once missed the exit and hung the whole test run.
-        if let podman = Self.podmanPath {
-            let remove = try? Spawned(
-                ["/bin/sh", "-c", "\(podman) ps -aq --filter label=berth.worker=\(workerID) | xargs -r \(podman) rm -f -t 0"],
-                environment: environment, outputDirectory: directory)
-            _ = try? remove?.waitBlocking()
-        }
-        try? FileManager.default.removeItem(atPath: directory)
+        WorkerContainers.removeBlocking(ofWorkers: [workerID], environment: environment)
     }
 
+    var directory: String { temporaryDirectory.path }
     var databasePath: String { directory + "/berth.db" }
     var configurationPath: String { directory + "/berth.json5" }
     var workspaces: String { directory + "/workspaces" }
@@ -51,13 +31,9 @@ final class OperationsSandbox: @unchecked Sendable {
     var secrets: String { directory + "/secrets" }
     var metricsPath: String { directory + "/metrics/berth.prom" }
 
-    /// The environment of every berth the tests start: nothing from the test runner but PATH and HOME.
+    /// The environment of every berth the tests start: nothing from the test runner but HOME.
     var environment: [String: String] {
-        [
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": ProcessInfo.processInfo.environment["HOME"] ?? "/root",
-            "CONTAINERS_CONF": Self.containersConf,
-        ]
+        TestHost.environment(home: ProcessInfo.processInfo.environment["HOME"] ?? "/root", language: nil)
     }
 
     /// Writes a configuration for fast tests: short intervals, podman with local images only.
@@ -91,33 +67,34 @@ final class OperationsSandbox: @unchecked Sendable {
     /// tests whose databases both start at job 1 would reach for the same
     /// container. A held job in the queue `parked` keeps the high id.
     func createDatabase() async throws {
-        let held = try await berth(["submit", "--hold", "--queue", "parked", "--image", Self.imageName, "--", "true"])
-        guard held.status == 0 else { throw OperationsTestError("submit failed: \(held)") }
+        let held = try await berth(["submit", "--hold", "--queue", "parked", "--image", TestImage.name, "--", "true"])
+        guard held.status == 0 else { throw TestFailure("submit failed: \(held)") }
         let base = Int64.random(in: 100_000...90_000_000)
-        let update = try await Spawned.run(
-            ["/usr/bin/sqlite3", databasePath, "UPDATE jobs SET id = \(base) WHERE id = 1"], environment: environment, outputDirectory: directory)
-        guard update.status == 0 else { throw OperationsTestError("sqlite3 could not move the first job id (install sqlite3): \(update)") }
+        let update = try await SpawnedProcess.run(
+            "/usr/bin/sqlite3", [databasePath, "UPDATE jobs SET id = \(base) WHERE id = 1"], environment: environment,
+            timeout: .seconds(120))
+        guard update.status == 0 else { throw TestFailure("sqlite3 could not move the first job id (install sqlite3): \(update)") }
     }
 
     /// Runs `berth ARGUMENTS` against this sandbox's database and returns when it exits.
-    func berth(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> Finished {
-        try await Spawned.run(
-            [try BuiltBerth.require(), "--db", databasePath] + arguments,
-            environment: environment.merging(extra) { $1 }, outputDirectory: directory)
+    func berth(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> CommandResult {
+        try await SpawnedProcess.run(
+            try BerthBinary.require(), ["--db", databasePath] + arguments,
+            environment: environment.merging(extra) { $1 }, timeout: .seconds(120))
     }
 
     /// Starts `berth daemon` with this sandbox's configuration and `extra` variables.
-    func startDaemon(environment extra: [String: String]) throws -> Spawned {
-        try Spawned(
-            [try BuiltBerth.require(), "daemon", "--config", configurationPath],
-            environment: environment.merging(extra) { $1 }, outputDirectory: directory)
+    func startDaemon(environment extra: [String: String]) throws -> SpawnedProcess {
+        try SpawnedProcess(
+            try BerthBinary.require(), ["daemon", "--config", configurationPath],
+            environment: environment.merging(extra) { $1 })
     }
 
     /// Submits one job of the test image and returns its id.
     func submit(_ options: [String], command: [String]) async throws -> Int64 {
-        let result = try await berth(["submit", "--image", Self.imageName] + options + ["--"] + command)
+        let result = try await berth(["submit", "--image", TestImage.name] + options + ["--"] + command)
         guard result.status == 0, let id = Int64(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw OperationsTestError("submit failed: \(result)")
+            throw TestFailure("submit failed: \(result)")
         }
         return id
     }
@@ -132,14 +109,9 @@ final class OperationsSandbox: @unchecked Sendable {
                 return Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) })
             }
             if ContinuousClock.now > deadline {
-                throw OperationsTestError("jobs not finished after \(timeout): \(jobs.map { "\($0.id) \($0.state)" })")
+                throw TestFailure("jobs not finished after \(timeout): \(jobs.map { "\($0.id) \($0.state)" })")
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-    }
-
-    /// Podman's path, or nil when it is not installed.
-    static let podmanPath: String? = ["/usr/bin/podman", "/usr/local/bin/podman"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
     }
 }
