@@ -156,6 +156,28 @@ struct BatchSubmitTests {
         #expect(!FileManager.default.fileExists(atPath: sandbox.databasePath))
     }
 
+    /// A database that fails before every line was read does not hide an
+    /// invalid line: the line is reported with the usage status, as it is for
+    /// a database that works.
+    @Test("invalid line wins over database error")
+    func invalidLineWinsOverDatabaseError() throws {
+        let sandbox = try Sandbox()
+        let notDatabase = try sandbox.write(String(repeating: "not an SQLite database\n", count: 400), to: "not.db")
+        var lines = (1...4_500).map { Self.specLine("job-\($0)") }
+        lines[4_399] = "{broken"
+        let path = try sandbox.write(lines.joined(separator: "\n") + "\n", to: "late-invalid.jsonl")
+
+        let invalid = try sandbox.run(["submit", "--file", path], database: notDatabase)
+        lines[4_399] = Self.specLine("job-4400")
+        let validPath = try sandbox.write(lines.joined(separator: "\n") + "\n", to: "late-valid.jsonl")
+        let valid = try sandbox.run(["submit", "--file", validPath], database: notDatabase)
+
+        #expect(invalid.status == 64)
+        #expect(invalid.standardError.hasPrefix("\(path):4400: "), "\(invalid.standardError)")
+        #expect(valid.status == 1)
+        #expect(valid.standardError.contains("not an SQLite database"), "\(valid.standardError)")
+    }
+
     /// A new database is created only for a valid file, also when the
     /// invalid line comes after many valid ones.
     @Test("late invalid line creates no database")

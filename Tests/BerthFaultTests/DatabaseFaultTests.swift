@@ -282,7 +282,9 @@ extension FaultScenarios {
 
             /// Commits the shell's transaction and returns how the shell ended.
             func release() async throws -> CommandResult {
-                FileManager.default.createFile(atPath: releasePath, contents: nil)
+                guard FileManager.default.createFile(atPath: releasePath, contents: nil) else {
+                    throw TestFailure("cannot create \(releasePath) to release the write lock")
+                }
                 return try await task.value
             }
         }
