@@ -68,12 +68,15 @@ extension JobSpec {
                 specError.problem = "is \(Self.describeJSON(text)); \(specError.problem)"
             }
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
-                if (try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) != nil {
+                if let object = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) {
                     // The JSONDecoder of the Swift 6.3 toolchain reports a fraction or
                     // an out-of-range number in an integer field as invalid JSON, with
-                    // no coding path, so the fields that could cause it are listed.
+                    // no coding path, so the integer fields are searched for it.
+                    if let problem = Self.wholeNumberProblem(in: object) {
+                        throw problem
+                    }
                     specError.problem = "has a number with a fraction, or out of range, in a field that takes a whole number: "
-                        + "priority, limits.pids, retry.maxAttempts, retry.neverRetryExitCodes, adapter.maxSteps or adapter.maxRetries"
+                        + Self.wholeNumberFields.map(\.path).joined(separator: ", ")
                 } else {
                     // The syntax check above passed, so the syntax cannot be located.
                     specError.problem = Self.invalidJSONBeyondSyntax
@@ -85,6 +88,46 @@ extension JobSpec {
         }
         try spec.validate()
         return spec
+    }
+
+    /// The fields that take a whole number, with their bounds and whether
+    /// the decoder reads them as 32-bit integers.
+    static let wholeNumberFields: [(path: String, bounds: ClosedRange<Int>, is32Bit: Bool)] = [
+        ("priority", Bounds.priority, false),
+        ("limits.pids", Bounds.pids, false),
+        ("retry.maxAttempts", Bounds.maxAttempts, false),
+        ("retry.neverRetryExitCodes", Int(Bounds.exitCode.lowerBound)...Int(Bounds.exitCode.upperBound), true),
+        ("adapter.maxSteps", Bounds.perstackMaxSteps, false),
+        ("adapter.maxRetries", Bounds.perstackMaxRetries, false),
+    ]
+
+    /// Returns the first whole-number field of a parsed spec whose number has
+    /// a fraction or does not fit in an integer, naming the field and the number.
+    static func wholeNumberProblem(in spec: Any) -> SpecError? {
+        for (path, bounds, is32Bit) in wholeNumberFields {
+            var value: Any? = spec
+            for key in path.split(separator: ".") {
+                value = (value as? [String: Any])?[String(key)]
+            }
+            let numbers: [(field: String, value: Any)] = if let array = value as? [Any] {
+                array.enumerated().map { ("\(path)[\($0.offset)]", $0.element) }
+            } else {
+                value.map { [(path, $0)] } ?? []
+            }
+            for (field, element) in numbers {
+                // Booleans are NSNumbers too, and the decoder reports them by type.
+                guard let number = element as? NSNumber, !(element is Bool) else { continue }
+                let double = number.doubleValue
+                let decodable = is32Bit ? Int32(exactly: double) != nil : Int(exactly: double) != nil
+                guard !decodable else { continue }
+                let text = double.isFinite && abs(double) < 1e15 ? "\(double)" : number.stringValue
+                let problem = double == double.rounded()
+                    ? "out of range; expected \(bounds.lowerBound) to \(bounds.upperBound)"
+                    : "has a fraction; expected a whole number from \(bounds.lowerBound) to \(bounds.upperBound)"
+                return SpecError(field: field, number: text, problem: problem)
+            }
+        }
+        return nil
     }
 
     /// The problem with a spec that the syntax check passed and Foundation's
@@ -320,8 +363,11 @@ private func check<Value: Comparable & CustomStringConvertible>(
     _ value: Value, in bounds: ClosedRange<Value>, field: String
 ) throws(SpecError) {
     guard bounds.contains(value) else {
-        throw SpecError(field: field, value: value.description,
-                        problem: "out of range; expected \(bounds.lowerBound) to \(bounds.upperBound)")
+        let problem = "out of range; expected \(bounds.lowerBound) to \(bounds.upperBound)"
+        // Durations come from strings, and integers from JSON numbers.
+        throw Value.self is any BinaryInteger.Type
+            ? SpecError(field: field, number: value.description, problem: problem)
+            : SpecError(field: field, value: value.description, problem: problem)
     }
 }
 
@@ -342,7 +388,7 @@ private func check(_ value: Double, in bounds: ClosedRange<Double>, field: Strin
         number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
     }
     guard bounds.contains(value) else {
-        throw SpecError(field: field, value: text(value),
+        throw SpecError(field: field, number: text(value),
                         problem: "out of range; expected \(text(bounds.lowerBound)) to \(text(bounds.upperBound))")
     }
 }

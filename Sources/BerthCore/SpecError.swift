@@ -3,7 +3,8 @@
 public struct SpecError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The field's path in the spec, such as `limits.memory` or `command[0]`.
     public var field: String
-    /// The rejected value, shortened for display; nil when the field is missing.
+    /// The rejected value as shown: a string quoted and shortened, a number
+    /// as it is; nil when the field is missing.
     public var value: String?
     /// What is wrong and what would be accepted.
     public var problem: String
@@ -14,6 +15,13 @@ public struct SpecError: Error, Equatable, Sendable, CustomStringConvertible {
         self.field = field
         self.value = value.map(Self.shortened)
         self.problem = problem
+    }
+
+    /// Creates an error for a JSON number, which is shown without quotes, so
+    /// that it does not read as a string.
+    public init(field: String, number: String, problem: String) {
+        self.init(field: field, value: nil, problem: problem)
+        value = number
     }
 
     /// This problem and the additional ones, each on its own, for a report of one per line.

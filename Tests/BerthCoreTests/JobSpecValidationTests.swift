@@ -228,13 +228,15 @@ let badSpecs: [BadSpec] = [
             field: "env.A", problem: "expected a string"),
     BadSpec(name: "priority string", json: specJSON(#""priority":"high""#),
             field: "priority", problem: "expected an integer"),
-    // JSONDecoder names no field for these, so the error lists the integer fields.
+    // JSONDecoder names no field for these, so the spec's integer fields are searched.
     BadSpec(name: "priority fraction", json: specJSON(#""priority":1.5"#),
-            field: "spec", problem: "has a number with a fraction, or out of range, in a field that takes a whole number: priority"),
+            field: "priority", problem: "has a fraction; expected a whole number from -1000 to 1000"),
     BadSpec(name: "pids huge", json: specJSON(#""limits":{"pids":1e30}"#),
-            field: "spec", problem: "limits.pids"),
-    BadSpec(name: "exit code beyond Int32", json: specJSON(#""retry":{"neverRetryExitCodes":[4294967296]}"#),
-            field: "spec", problem: "retry.neverRetryExitCodes"),
+            field: "limits.pids", problem: "out of range; expected 8 to 1000000"),
+    BadSpec(name: "exit code beyond Int32", json: specJSON(#""retry":{"neverRetryExitCodes":[1,4294967296]}"#),
+            field: "retry.neverRetryExitCodes[1]", problem: "out of range; expected 0 to 255"),
+    BadSpec(name: "Perstack steps fraction", json: perstack(validPerstack + #","maxSteps":2.5"#),
+            field: "adapter.maxSteps", problem: "has a fraction; expected a whole number from 1 to 100000"),
     BadSpec(name: "hold string", json: specJSON(#""hold":"yes""#),
             field: "hold", problem: "expected true or false"),
     BadSpec(name: "limits string", json: specJSON(#""limits":"big""#),
@@ -287,7 +289,7 @@ struct JobSpecValidationTests {
     @Test(arguments: [
         (specJSON(#""limits":{"timeout":30}"#), #"invalid limits.timeout: is the number 30; expected a duration string with a unit (ms, s, m, h, d), such as "30s""#),
         (specJSON(#""limits":{"memory":512}"#), #"invalid limits.memory "512": out of range; expected 6m to 1t (a number, or a size without a unit, counts bytes)"#),
-        (specJSON(#""limits":{"cpus":0}"#), #"invalid limits.cpus "0": out of range; expected 0.01 to 1024"#),
+        (specJSON(#""limits":{"cpus":0}"#), #"invalid limits.cpus 0: out of range; expected 0.01 to 1024"#),
         (#"{"image":"alpine:3.20","command":[true]}"#, #"invalid command[0]: is true; expected a string"#),
         (#"{"image":["alpine"],"command":["true"]}"#, #"invalid image: is an array; expected a string"#),
     ])
