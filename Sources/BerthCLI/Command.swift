@@ -95,7 +95,8 @@ final class CommandContext {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: databasePath, isDirectory: &isDirectory), isDirectory.boolValue {
             throw CommandFailure(
-                "\(databasePath) is a directory; give --db (or $BERTH_DB) the path of the database file, such as \(databasePath)/berth.db")
+                "\(databasePath) is a directory; give --db (or $BERTH_DB) the path of the database file, such as "
+                    + URL(fileURLWithPath: databasePath).appendingPathComponent("berth.db").path)
         }
         if !creatingDatabase, !FileManager.default.fileExists(atPath: databasePath) {
             throw CommandFailure(

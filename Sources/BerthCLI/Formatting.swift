@@ -211,12 +211,16 @@ func jobIDs(_ positionals: [String], command: String) throws -> [Int64] {
     guard !positionals.isEmpty else {
         throw UsageError("no job id given; `berth ls` lists jobs", command: command)
     }
-    return try positionals.map { text in
+    var seen = Set<Int64>()
+    var ids: [Int64] = []
+    for text in positionals {
         guard let id = Int64(text), id > 0 else {
             throw UsageError("\(text) is not a job id; ids are positive integers as printed by `berth submit` and `berth ls`", command: command)
         }
-        return id
+        // An id given twice names one job, which is acted on and reported once.
+        if seen.insert(id).inserted { ids.append(id) }
     }
+    return ids
 }
 
 extension String {

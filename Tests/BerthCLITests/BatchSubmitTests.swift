@@ -144,7 +144,7 @@ struct BatchSubmitTests {
         #expect(fileLines.count == 3)
         #expect(fileLines.first?.hasPrefix("\(path):2: invalid priority 5000: ") == true)
         #expect(fileLines.dropFirst().first?.hasPrefix(#"\#(path):2: invalid limits.memory "1k": "#) == true)
-        #expect(fileLines.last?.contains("1 of 2 lines are invalid") == true)
+        #expect(fileLines.last?.contains("1 of 2 lines is invalid") == true)
 
         let fromOptions = try sandbox.run(["submit", "--image", "alpine:3.20", "--memory", "512", "--max-attempts", "0", "--", "true"])
         let optionLines = fromOptions.standardError.split(separator: "\n").map(String.init)

@@ -18,6 +18,19 @@ struct JobActionTests {
         #expect(jobs.first?.finishedAt != nil)
     }
 
+    /// An id given twice on one command line names one job, so the second
+    /// mention neither fails as "already cancelled" nor prints again.
+    @Test("repeated id acts once")
+    func repeatedIDActsOnce() throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+
+        let result = try sandbox.run(["cancel", "\(id)", "\(id)"])
+
+        #expect(result.status == 0)
+        #expect(result.lines == ["job \(id) cancelled"])
+    }
+
     @Test("cancel twice exits 1")
     func cancelTwice() throws {
         let sandbox = try Sandbox()

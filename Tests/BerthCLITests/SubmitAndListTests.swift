@@ -126,9 +126,9 @@ struct SubmitAndListTests {
         let result = try sandbox.run(["ls"])
 
         #expect(result.status == 0)
-        #expect(result.lines.first?.hasPrefix("ID  STATE   QUEUE    PRI  ATTEMPTS  OUTCOME  CREATED") == true)
+        #expect(result.lines.first?.hasPrefix("ID  STATE   QUEUE    PRI  ATTEMPT  OUTCOME  CREATED") == true)
         #expect(result.lines.count == 2)
-        #expect(result.lines.last?.hasPrefix("\(id)   queued  default  0    0         -        ") == true)
+        #expect(result.lines.last?.hasPrefix("\(id)   queued  default  0    -        -        ") == true)
         #expect(result.lines.last?.hasSuffix("alpine:3.20  echo hello") == true)
     }
 

@@ -62,11 +62,13 @@ struct ListCommand: Command {
             return
         }
 
-        var table = Table("ID", "STATE", "QUEUE", "PRI", "ATTEMPTS", "OUTCOME", "CREATED", "IMAGE", "COMMAND")
+        // ATTEMPT is the current attempt, the one OUTCOME describes, so a
+        // running job shows 1, not the 0 attempts it has used up so far.
+        var table = Table("ID", "STATE", "QUEUE", "PRI", "ATTEMPT", "OUTCOME", "CREATED", "IMAGE", "COMMAND")
         for job in jobs {
             table.append([
                 "\(job.id)", job.state.rawValue + (job.cancelRequested ? "*" : ""), job.queue, "\(job.priority)",
-                "\(job.attemptsUsed)", outcomes[job.id]?.rawValue ?? "-", Format.time(job.createdAt),
+                job.attempt == 0 ? "-" : "\(job.attempt)", outcomes[job.id]?.rawValue ?? "-", Format.time(job.createdAt),
                 Format.truncate(job.spec.image, to: 40), Format.command(job.spec.command),
             ])
         }

@@ -49,7 +49,7 @@ struct SubmitCommand: Command {
         .flag("hold", "Submit held: the job runs only after `berth approve`. Also holds the jobs of --spec and --file."),
         .value("spec", "JSON", "The whole job spec as one JSON object, instead of the options above."),
         .value("file", "FILE", "Submit every line of a JSON-lines FILE (or - for standard input)."),
-        .flag("json", "Print {\"id\":…,\"created\":…} per job instead of bare ids."),
+        .flag("json", "Print {\"created\":…,\"id\":…} per job instead of bare ids; with --file also \"line\", the spec's line number."),
     ]
 
     /// Job options that also apply to every job of --spec and --file.
@@ -208,7 +208,7 @@ struct SubmitCommand: Command {
                 }
                 // Invalid specs are bad input, as with --spec, so they exit with the usage status.
                 throw CommandFailure(
-                    "\(invalidCount) of \(decoded.specs.count + invalidCount) lines are invalid; nothing was submitted. "
+                    "\(invalidCount) of \(decoded.specs.count + invalidCount) lines \(invalidCount == 1 ? "is" : "are") invalid; nothing was submitted. "
                         + "Fix the lines above and submit the file again",
                     status: BerthCommandLine.ExitStatus.usage)
             }
