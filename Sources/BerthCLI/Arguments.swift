@@ -1,3 +1,5 @@
+import BerthCore
+
 /// An option a command accepts, with the help line that documents it.
 struct OptionDefinition: Sendable {
     let name: String
@@ -73,7 +75,8 @@ struct ParsedArguments {
                 name = String(name[..<equals])
             }
             guard let definition = byName[name] else {
-                throw UsageError("unknown option --\(name) for `berth \(command)`", command: command)
+                let suggestion = KeySuggestion.closest(to: name, among: definitions.map(\.name)).map { "; did you mean --\($0)?" } ?? ""
+                throw UsageError("unknown option --\(name) for `berth \(command)`\(suggestion)", command: command)
             }
 
             guard let valueName = definition.valueName else {

@@ -75,7 +75,7 @@ public enum BerthCommandLine {
         }
 
         guard let command = commands.first(where: { $0.name == commandName }) else {
-            context.printError("berth: unknown command \(commandName)\nRun `berth help` for the list of commands.")
+            context.printError("berth: unknown command \(commandName)\(commandSuggestion(for: commandName))\nRun `berth help` for the list of commands.")
             return ExitStatus.usage
         }
         return execute(command, arguments: rest, context: context)
@@ -133,13 +133,18 @@ public enum BerthCommandLine {
         return path
     }
 
+    /// Returns "; did you mean NAME?" for the command closest to a mistyped one, or nothing.
+    private static func commandSuggestion(for unknown: String) -> String {
+        KeySuggestion.closest(to: unknown, among: commands.map(\.name) + ["help", "version"]).map { "; did you mean \($0)?" } ?? ""
+    }
+
     private static func showHelp(for commandName: String?, context: CommandContext) -> Int32 {
         guard let commandName else {
             context.print(overview)
             return ExitStatus.success
         }
         guard let command = commands.first(where: { $0.name == commandName }) else {
-            context.printError("berth help: unknown command \(commandName)\nRun `berth help` for the list of commands.")
+            context.printError("berth help: unknown command \(commandName)\(commandSuggestion(for: commandName))\nRun `berth help` for the list of commands.")
             return ExitStatus.usage
         }
         context.print(command.helpText)
