@@ -51,6 +51,10 @@ struct DoctorCommand: Command {
             }
             context.print(line)
         }
+        if configuration == nil {
+            context.print("skip  database, directories and engine: these checks read their settings from the configuration; "
+                + "fix it and run berth doctor again")
+        }
         if checks.contains(where: { !$0.passed }) {
             throw PartialFailure()
         }
