@@ -71,7 +71,7 @@ enum EventsBenchmark {
             extra: "\(lost) lines lost in all repetitions, \(exiting.lost) of \(lines) lost when the container exits at once, "
                 + "daemon CPU median \(format(cpuPerEvent.median)) µs per stored event")
         floor.report(
-            target: "none; the daemon cannot store events faster than SQLite alone inserts them on one core", met: nil,
+            target: "none; shows how close berth comes to SQLite alone, which no berth can pass", met: nil,
             extra: StoreFloor.verdict(floor: floor.reference.median, target: 300_000))
         daemon.stop()
 

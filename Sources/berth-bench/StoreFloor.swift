@@ -19,7 +19,7 @@ enum StoreFloor {
     /// Says whether `target` lies above the rate that SQLite alone reached.
     static func verdict(floor: Double, target: Double) -> String {
         let position = target > floor ? "above" : "below"
-        return "the target of \(format(target)) is \(position) what SQLite alone reaches on this machine"
+        return "the target of \(format(target)) is \(position) the rate of SQLite alone on this machine"
     }
 
     /// Inserts `rows` in one transaction, each after a lookup of its

@@ -18,6 +18,12 @@ let usage = """
       --sqlite3 PATH       The sqlite3 shell used as the reference. Default: sqlite3 from PATH.
       --image IMAGE        Local image for container jobs. Default: localhost/berth-test:latest.
 
+    The submit, queue and events figures also print a ".floor" line: berth
+    against SQLite alone, the same rows written through SQLite's C API with
+    prepared statements on berth's schema and nothing else of berth running.
+    It is the most the store reaches on the machine. The sqlite3 shell, the
+    main reference, parses every statement again and so runs slower.
+
     Container figures run podman as root with pullPolicy never; set
     CONTAINERS_CONF as the tests do on machines that need it.
     """

@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -28,10 +27,11 @@ public enum BerthBinary {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
-    /// Returns `path`, or fails the test with what to do when there is none.
-    public static func require(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        try #require(
-            path, "no berth binary next to the test executable; run `swift build` first or set BERTH_BINARY",
-            sourceLocation: sourceLocation)
+    /// Returns `path`, or throws what to do when there is none.
+    public static func require() throws -> String {
+        guard let path else {
+            throw TestFailure("no berth binary next to the test executable; run `swift build` first or set BERTH_BINARY")
+        }
+        return path
     }
 }

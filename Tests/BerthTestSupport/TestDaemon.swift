@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -64,10 +63,10 @@ public final class TestDaemon: Sendable {
 
     /// Waits until the log contains `text`.
     public func waitForLog(
-        _ text: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation
+        _ text: String, timeout: Duration = .seconds(30), file: String = #filePath, line: Int = #line
     ) async throws {
         try await waitUntil(
-            "the log of daemon \(workerID) contains \"\(text)\"", timeout: timeout, sourceLocation: sourceLocation
+            "the log of daemon \(workerID) contains \"\(text)\"", timeout: timeout, file: file, line: line
         ) {
             log.contains(text)
         }

@@ -149,7 +149,7 @@ final class Sandbox {
         _ id: Int64, _ states: Set<JobState>, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> JobRecord {
         let names = states.map(\.rawValue).sorted().joined(separator: " or ")
-        try await waitUntil("job \(id) is \(names)", timeout: timeout, sourceLocation: sourceLocation) {
+        try await waitUntil("job \(id) is \(names)", timeout: timeout, file: sourceLocation.filePath, line: sourceLocation.line) {
             try states.contains(job(id).state)
         }
         return try job(id)
@@ -157,7 +157,7 @@ final class Sandbox {
 
     /// Waits until the job has a stored, valid checkpoint named `name`.
     func waitForCheckpoint(_ id: Int64, named name: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        try await waitUntil("job \(id) has checkpoint \(name)", timeout: timeout, sourceLocation: sourceLocation) {
+        try await waitUntil("job \(id) has checkpoint \(name)", timeout: timeout, file: sourceLocation.filePath, line: sourceLocation.line) {
             try checkpoints(id).contains { $0.name == name && $0.valid }
         }
     }

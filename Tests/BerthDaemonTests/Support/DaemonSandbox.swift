@@ -169,7 +169,7 @@ final class DaemonSandbox {
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> JobRecord {
         let names = states.map(\.rawValue).sorted().joined(separator: " or ")
-        try await waitUntil("job \(id) is \(names)", timeout: timeout, sourceLocation: sourceLocation) {
+        try await waitUntil("job \(id) is \(names)", timeout: timeout, file: sourceLocation.filePath, line: sourceLocation.line) {
             try states.contains(job(id).state)
         }
         return try job(id)
