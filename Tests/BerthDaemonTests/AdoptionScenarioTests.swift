@@ -12,7 +12,9 @@ extension PodmanScenarios {
         @Test func exitedWhileDownIsCollected() async throws {
             let sandbox = try DaemonSandbox()
             let first = try sandbox.startDaemon()
-            let id = try await sandbox.submit(["berth-test-job", "stdout", "started", "sleep", "1", "stdout", "finished", "exit", "0"])
+            // The job sleeps long enough to be seen running even when a loaded
+            // host takes a second or more to start its container.
+            let id = try await sandbox.submit(["berth-test-job", "stdout", "started", "sleep", "3", "stdout", "finished", "exit", "0"])
             let attempt = try await sandbox.waitForRunningContainer(id)
             try await waitUntil("job \(id) printed started") { try !sandbox.events(id).isEmpty }
 
