@@ -35,27 +35,27 @@ import Testing
     /// after `seconds`. The commit is written to its standard input then, so
     /// the lock does not depend on how the shell runs a command of its own.
     private func holdWriteLock(seconds: Double) async throws -> SpawnedProcess {
-        // Opened first, because opening writes too and would fail once sqlite3 has the lock.
-        let probe = try DatabaseQueue(options: DatabaseOptions(path: databasePath, busyTimeout: TimeSpan(milliseconds: 100)))
-
+        // The shell writes the marker only after its BEGIN succeeded, and with
+        // -bail it stops at a BEGIN that failed. Watching a file, instead of
+        // probing with writes of our own, cannot keep the shell from the lock.
+        let marker = directory + "/locked"
         let shell = try SpawnedProcess(
-            "/usr/bin/sqlite3", [databasePath], environment: TestHost.environment(home: directory), standardInput: .pipe)
-        // Without a busy timeout the shell's BEGIN would fail at once while a
-        // probe below holds the lock for its own write, and then never take it.
-        try shell.writeInput(".timeout 10000\nBEGIN IMMEDIATE;\n")
+            "/usr/bin/sqlite3", ["-bail", databasePath], environment: TestHost.environment(home: directory), standardInput: .pipe)
+        try shell.writeInput(".timeout 10000\nBEGIN IMMEDIATE;\n.once \(marker)\nSELECT 'locked';\n")
 
-        // The lock is taken once a write of ours fails to get it.
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         var locked = false
-        while !locked, ContinuousClock.now < deadline {
-            locked = (try? probe.runBlocking { store in try store.recordWorkerHeartbeat(id: "probe", now: 0) }) == nil
+        while !locked, shell.isRunning, ContinuousClock.now < deadline {
+            locked = (try? String(contentsOfFile: marker, encoding: .utf8))?.contains("locked") == true
             if !locked { try await Task.sleep(for: .milliseconds(20)) }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
             try? shell.writeInput("COMMIT;\n")
             shell.closeInput()
         }
-        guard locked else { throw TestFailure("sqlite3 did not take the write lock") }
+        guard locked else {
+            throw TestFailure("sqlite3 did not take the write lock: \(shell.standardErrorSoFar)")
+        }
         return shell
     }
 
