@@ -132,7 +132,8 @@ extension JobSpec {
 
     /// The problem with a spec that the syntax check passed and Foundation's
     /// decoder still rejected as invalid JSON.
-    static let invalidJSONBeyondSyntax = "is not valid JSON; look for an escape other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX, "
+    static let invalidJSONBeyondSyntax = "is not valid JSON; look for a number beyond the range of a 64-bit float, such as 1e400, "
+        + "for an escape other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX, "
         + "and for bytes that are not UTF-8"
 
     /// Returns the JSON text of the value at `codingPath` in `data`, for an
@@ -192,44 +193,28 @@ extension JobSpec {
         throw first
     }
 
-    /// Returns every problem of this spec, in the order of its fields. A field, or a
-    /// group of fields checked together such as `command` or `retry`, adds at
-    /// most its first problem, because a later one often follows from it.
+    /// Returns every problem of this spec, in the order of its fields: one for
+    /// each invalid field, array element and map entry. A value with several
+    /// faults, such as a secret that is both repeated and set in `env`, adds
+    /// its first.
     public func problems() -> [SpecError] {
-        var found: [SpecError] = []
-        func collect(_ check: () throws(SpecError) -> Void) {
-            do {
-                try check()
-            } catch {
-                found.append(error)
-            }
-        }
-
-        collect { () throws(SpecError) in
+        var found = SpecProblems()
+        found.check { () throws(SpecError) in
             if let problem = ImageReference.problem(with: image) {
                 throw SpecError(field: "image", value: image, problem: "\(problem); expected a reference such as alpine:3.20 or registry.example.com/team/app@sha256:…")
             }
         }
-        collect(validateCommand)
-        collect(validateEnvironment)
-        collect { () throws(SpecError) in
+        validateCommand(into: &found)
+        validateEnvironment(into: &found)
+        found.check { () throws(SpecError) in
             try validateName(queue, field: "queue", rule: .queueName,
                              expected: "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
-        collect { () throws(SpecError) in try check(priority, in: Bounds.priority, field: "priority") }
-        if let memory = limits.memory { collect { () throws(SpecError) in try check(memory, in: Bounds.memory, field: "limits.memory") } }
-        if let cpus = limits.cpus { collect { () throws(SpecError) in try check(cpus, in: Bounds.cpus, field: "limits.cpus") } }
-        if let pids = limits.pids { collect { () throws(SpecError) in try check(pids, in: Bounds.pids, field: "limits.pids") } }
-        if let timeout = limits.timeout { collect { () throws(SpecError) in try check(timeout, in: Bounds.timeout, field: "limits.timeout") } }
-        if let disk = limits.workspaceDisk {
-            collect { () throws(SpecError) in try check(disk, in: Bounds.workspaceDisk, field: "limits.workspaceDisk") }
-        }
-        if let output = limits.maxOutputBytes {
-            collect { () throws(SpecError) in try check(output, in: Bounds.maxOutputBytes, field: "limits.maxOutputBytes") }
-        }
-        collect(validateRetry)
+        found.check { () throws(SpecError) in try check(priority, in: Bounds.priority, field: "priority") }
+        validateLimits(into: &found)
+        validateRetry(into: &found)
         if let idempotencyKey {
-            collect { () throws(SpecError) in
+            found.check { () throws(SpecError) in
                 guard Bounds.idempotencyKeyLength.contains(idempotencyKey.utf8.count),
                       !idempotencyKey.containsControlCharacter
                 else {
@@ -238,12 +223,12 @@ extension JobSpec {
                 }
             }
         }
-        collect(validateLabels)
+        validateLabels(into: &found)
         if case .perstack(let options) = adapter {
-            collect(options.validate)
-            collect(validateNoProviderKeysInEnvironment)
+            options.validate(into: &found)
+            validateNoProviderKeysInEnvironment(into: &found)
         }
-        return found
+        return found.problems
     }
 
     /// Variables that carry a model provider's or Perstack's credentials. A
@@ -253,109 +238,157 @@ extension JobSpec {
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PERSTACK_API_KEY",
     ]
 
-    private func validateNoProviderKeysInEnvironment() throws(SpecError) {
+    private func validateNoProviderKeysInEnvironment(into found: inout SpecProblems) {
         for name in env.keys.sorted() where Self.perstackCredentialVariables.contains(name) {
             // The value stays out of the error, because it is a credential.
-            throw SpecError(field: "env.\(name)", value: nil,
-                            problem: "is a provider credential; list it in secrets instead, so that its value is never stored")
+            found.append(SpecError(field: "env.\(name)", value: nil,
+                                   problem: "is a provider credential; list it in secrets instead, so that its value is never stored"))
         }
     }
 
-    private func validateCommand() throws(SpecError) {
+    private func validateCommand(into found: inout SpecProblems) {
         guard Bounds.commandArguments.contains(command.count) else {
-            throw SpecError(field: "command", value: nil,
-                            problem: "has \(command.count) arguments; expected 1 to \(Bounds.commandArguments.upperBound), the program first")
+            found.append(SpecError(field: "command", value: nil,
+                                   problem: "has \(command.count) arguments; expected 1 to \(Bounds.commandArguments.upperBound), the program first"))
+            return
         }
-        guard !command[0].isEmpty else {
-            throw SpecError(field: "command[0]", value: "", problem: "the program name is empty")
+        if command[0].isEmpty {
+            found.append(SpecError(field: "command[0]", value: "", problem: "the program name is empty"))
         }
         // NUL is a grapheme of its own, so looking for the byte finds what
         // `contains("\0")` finds, without Foundation's string search.
         for (index, argument) in command.enumerated() where argument.utf8.contains(0) {
-            throw SpecError(field: "command[\(index)]", value: argument, problem: "contains a NUL byte, which no argv can carry")
+            found.append(SpecError(field: "command[\(index)]", value: argument, problem: "contains a NUL byte, which no argv can carry"))
         }
     }
 
-    private func validateEnvironment() throws(SpecError) {
+    private func validateEnvironment(into found: inout SpecProblems) {
         for (name, value) in env.sorted(by: { $0.key < $1.key }) {
-            try validateEnvironmentName(name, field: "env")
-            if value.utf8.contains(0) {
-                throw SpecError(field: "env.\(name)", value: value, problem: "contains a NUL byte, which no environment can carry")
+            found.check { () throws(SpecError) in
+                try validateEnvironmentName(name, field: "env")
+                if value.utf8.contains(0) {
+                    throw SpecError(field: "env.\(name)", value: value, problem: "contains a NUL byte, which no environment can carry")
+                }
             }
         }
         var seen = Set<String>()
         for (index, name) in secrets.enumerated() {
-            try validateEnvironmentName(name, field: "secrets[\(index)]")
-            guard seen.insert(name).inserted else {
-                throw SpecError(field: "secrets[\(index)]", value: name, problem: "is listed twice")
-            }
-            if env[name] != nil {
-                throw SpecError(field: "secrets[\(index)]", value: name, problem: "is also set in env; a secret must come from the daemon only")
+            let isFirst = seen.insert(name).inserted
+            found.check { () throws(SpecError) in
+                try validateEnvironmentName(name, field: "secrets[\(index)]")
+                guard isFirst else {
+                    throw SpecError(field: "secrets[\(index)]", value: name, problem: "is listed twice")
+                }
+                if env[name] != nil {
+                    throw SpecError(field: "secrets[\(index)]", value: name, problem: "is also set in env; a secret must come from the daemon only")
+                }
             }
         }
     }
 
     private func validateEnvironmentName(_ name: String, field: String) throws(SpecError) {
-        let fieldPath = field == "env" ? "env" : field
-        try validateName(name, field: fieldPath, rule: .environmentName,
+        try validateName(name, field: field, rule: .environmentName,
                          expected: "a name of letters, digits and '_' that does not start with a digit")
         if name.hasPrefix(Self.reservedEnvironmentPrefix) {
-            throw SpecError(field: fieldPath, value: name, problem: "names starting with \(Self.reservedEnvironmentPrefix) are set by the daemon")
+            throw SpecError(field: field, value: name, problem: "names starting with \(Self.reservedEnvironmentPrefix) are set by the daemon")
         }
     }
 
-    private func validateRetry() throws(SpecError) {
-        if let maxAttempts = retry.maxAttempts { try check(maxAttempts, in: Bounds.maxAttempts, field: "retry.maxAttempts") }
-        if let delay = retry.initialDelay { try check(delay, in: Bounds.retryDelay, field: "retry.initialDelay") }
-        if let delay = retry.maxDelay { try check(delay, in: Bounds.retryDelay, field: "retry.maxDelay") }
-        if let initial = retry.initialDelay, let cap = retry.maxDelay, cap < initial {
-            throw SpecError(field: "retry.maxDelay", value: cap.description,
-                            problem: "is shorter than retry.initialDelay \(initial); expected at least \(initial)")
+    private func validateLimits(into found: inout SpecProblems) {
+        if let memory = limits.memory { found.check { () throws(SpecError) in try check(memory, in: Bounds.memory, field: "limits.memory") } }
+        if let cpus = limits.cpus { found.check { () throws(SpecError) in try check(cpus, in: Bounds.cpus, field: "limits.cpus") } }
+        if let pids = limits.pids { found.check { () throws(SpecError) in try check(pids, in: Bounds.pids, field: "limits.pids") } }
+        if let timeout = limits.timeout { found.check { () throws(SpecError) in try check(timeout, in: Bounds.timeout, field: "limits.timeout") } }
+        if let disk = limits.workspaceDisk {
+            found.check { () throws(SpecError) in try check(disk, in: Bounds.workspaceDisk, field: "limits.workspaceDisk") }
         }
-        if let multiplier = retry.multiplier { try check(multiplier, in: Bounds.multiplier, field: "retry.multiplier") }
-        if let jitter = retry.jitter { try check(jitter, in: Bounds.jitter, field: "retry.jitter") }
+        if let output = limits.maxOutputBytes {
+            found.check { () throws(SpecError) in try check(output, in: Bounds.maxOutputBytes, field: "limits.maxOutputBytes") }
+        }
+    }
+
+    private func validateRetry(into found: inout SpecProblems) {
+        if let maxAttempts = retry.maxAttempts {
+            found.check { () throws(SpecError) in try check(maxAttempts, in: Bounds.maxAttempts, field: "retry.maxAttempts") }
+        }
+        if let delay = retry.initialDelay { found.check { () throws(SpecError) in try check(delay, in: Bounds.retryDelay, field: "retry.initialDelay") } }
+        if let delay = retry.maxDelay {
+            found.check { () throws(SpecError) in
+                try check(delay, in: Bounds.retryDelay, field: "retry.maxDelay")
+                if let initial = retry.initialDelay, delay < initial {
+                    throw SpecError(field: "retry.maxDelay", value: delay.description,
+                                    problem: "is shorter than retry.initialDelay \(initial); expected at least \(initial)")
+                }
+            }
+        }
+        if let multiplier = retry.multiplier { found.check { () throws(SpecError) in try check(multiplier, in: Bounds.multiplier, field: "retry.multiplier") } }
+        if let jitter = retry.jitter { found.check { () throws(SpecError) in try check(jitter, in: Bounds.jitter, field: "retry.jitter") } }
         for (index, code) in (retry.neverRetryExitCodes ?? []).enumerated() {
-            try check(code, in: Bounds.exitCode, field: "retry.neverRetryExitCodes[\(index)]")
+            found.check { () throws(SpecError) in try check(code, in: Bounds.exitCode, field: "retry.neverRetryExitCodes[\(index)]") }
         }
         for (index, outcome) in (retry.retryOn ?? []).enumerated() where RetryPolicy.neverRetried.contains(outcome) {
-            throw SpecError(field: "retry.retryOn[\(index)]", value: outcome.rawValue,
-                            problem: "never retries; expected failed, out_of_memory, timed_out or lost")
+            found.append(SpecError(field: "retry.retryOn[\(index)]", value: outcome.rawValue,
+                                   problem: "never retries; expected failed, out_of_memory, timed_out or lost"))
         }
     }
 
-    private func validateLabels() throws(SpecError) {
-        guard Bounds.labels.contains(labels.count) else {
-            throw SpecError(field: "labels", value: nil, problem: "has \(labels.count) labels; the maximum is \(Bounds.labels.upperBound)")
+    private func validateLabels(into found: inout SpecProblems) {
+        if !Bounds.labels.contains(labels.count) {
+            found.append(SpecError(field: "labels", value: nil, problem: "has \(labels.count) labels; the maximum is \(Bounds.labels.upperBound)"))
         }
         for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
-            try validateName(key, field: "labels", rule: .labelKey,
-                             expected: "1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
-            guard value.utf8.count <= Bounds.labelValueLength, !value.containsControlCharacter else {
-                throw SpecError(field: "labels.\(key)", value: value,
-                                problem: "expected at most \(Bounds.labelValueLength) bytes without control characters")
+            found.check { () throws(SpecError) in
+                try validateName(key, field: "labels", rule: .labelKey,
+                                 expected: "1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit")
+                guard value.utf8.count <= Bounds.labelValueLength, !value.containsControlCharacter else {
+                    throw SpecError(field: "labels.\(key)", value: value,
+                                    problem: "expected at most \(Bounds.labelValueLength) bytes without control characters")
+                }
             }
         }
     }
 }
 
-extension JobSpec.PerstackOptions {
-    func validate() throws(SpecError) {
-        try validateName(expert, field: "adapter.expert", rule: .expertName,
-                         expected: "an expert key such as my-expert or @org/expert@1.0, starting with a letter, digit or '@'")
-        if query.contains("\0") {
-            throw SpecError(field: "adapter.query", value: query, problem: "contains a NUL byte")
+/// The problems that a spec's validation found so far, in the order found.
+struct SpecProblems {
+    private(set) var problems: [SpecError] = []
+
+    mutating func append(_ problem: SpecError) {
+        problems.append(problem)
+    }
+
+    /// Runs one check and keeps the problem it throws.
+    mutating func check(_ body: () throws(SpecError) -> Void) {
+        do {
+            try body()
+        } catch {
+            problems.append(error)
         }
-        guard config.hasPrefix("/"), !config.contains("\0"), !config.contains("\n") else {
-            throw SpecError(field: "adapter.config", value: config, problem: "expected an absolute path inside the image")
+    }
+}
+
+extension JobSpec.PerstackOptions {
+    func validate(into found: inout SpecProblems) {
+        found.check { () throws(SpecError) in
+            try validateName(expert, field: "adapter.expert", rule: .expertName,
+                             expected: "an expert key such as my-expert or @org/expert@1.0, starting with a letter, digit or '@'")
+        }
+        if query.contains("\0") {
+            found.append(SpecError(field: "adapter.query", value: query, problem: "contains a NUL byte"))
+        }
+        if !config.hasPrefix("/") || config.contains("\0") || config.contains("\n") {
+            found.append(SpecError(field: "adapter.config", value: config, problem: "expected an absolute path inside the image"))
         }
         for (field, value) in [("adapter.provider", provider), ("adapter.model", model)] {
             guard let value else { continue }
-            try validateName(value, field: field, rule: .perstackIdentifier,
-                             expected: "letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit")
+            found.check { () throws(SpecError) in
+                try validateName(value, field: field, rule: .perstackIdentifier,
+                                 expected: "letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit")
+            }
         }
-        if let maxSteps { try check(maxSteps, in: JobSpec.Bounds.perstackMaxSteps, field: "adapter.maxSteps") }
-        if let maxRetries { try check(maxRetries, in: JobSpec.Bounds.perstackMaxRetries, field: "adapter.maxRetries") }
-        if let modelTimeout { try check(modelTimeout, in: JobSpec.Bounds.timeout, field: "adapter.modelTimeout") }
+        if let maxSteps { found.check { () throws(SpecError) in try check(maxSteps, in: JobSpec.Bounds.perstackMaxSteps, field: "adapter.maxSteps") } }
+        if let maxRetries { found.check { () throws(SpecError) in try check(maxRetries, in: JobSpec.Bounds.perstackMaxRetries, field: "adapter.maxRetries") } }
+        if let modelTimeout { found.check { () throws(SpecError) in try check(modelTimeout, in: JobSpec.Bounds.timeout, field: "adapter.modelTimeout") } }
     }
 }
 

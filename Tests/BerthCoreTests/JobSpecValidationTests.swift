@@ -278,7 +278,9 @@ let badSpecs: [BadSpec] = [
     BadSpec(name: "repeated nested key", json: #"{"image":"alpine","command":["true"],"limits":{"cpus":1,"cpus":2}}"#,
             field: "limits.cpus", problem: "appears twice in one object"),
     BadSpec(name: "unknown escape", json: #"{"image":"alpine","command":["a\q"]}"#,
-            field: "spec", problem: "is not valid JSON; look for an escape other than"),
+            field: "spec", problem: "for an escape other than"),
+    BadSpec(name: "number beyond a double", json: specJSON(#""priority":1e400"#),
+            field: "spec", problem: "is not valid JSON; look for a number beyond the range of a 64-bit float"),
     BadSpec(name: "hash comment", json: "# a job",
             field: "spec", problem: "at column 1: expected a value, found '#'"),
     BadSpec(name: "cut short", json: #"{"image":"alpine","command":["#,
@@ -354,21 +356,24 @@ struct JobSpecValidationTests {
         #expect(error?.description == "invalid command: is missing")
     }
 
-    /// Every invalid field is reported in one run, in field order, with at
-    /// most one problem for a group of fields checked together.
+    /// Every invalid field, array element and map entry is reported in one
+    /// run, in field order.
     @Test func everyProblemReported() {
         let json = specJSON(
             image: #""Alpine""#,
-            command: #"["echo","hi"],"priority":5000,"limits":{"memory":"1k","cpus":0},"#
-                + #""retry":{"maxAttempts":0,"jitter":2},"labels":{"-bad":"v"}"#)
+            command: #"["echo","hi"],"env":{"2A":"b","BERTH_X":"y"},"priority":5000,"limits":{"memory":"1k","cpus":0},"#
+                + #""retry":{"maxAttempts":0,"jitter":2,"neverRetryExitCodes":[300,1,-1]},"labels":{"-bad":"v"}"#)
         let error = #expect(throws: SpecError.self) {
             try decodeSpec(json)
         }
 
         let fields = error?.allProblems.map(\.field)
-        #expect(fields == ["image", "priority", "limits.memory", "limits.cpus", "retry.maxAttempts", "labels"])
+        #expect(fields == [
+            "image", "env", "env", "priority", "limits.memory", "limits.cpus", "retry.maxAttempts", "retry.jitter",
+            "retry.neverRetryExitCodes[0]", "retry.neverRetryExitCodes[2]", "labels",
+        ])
         #expect(error?.field == "image")
-        #expect(error?.additionalProblems.count == 5)
+        #expect(error?.additionalProblems.count == 10)
         #expect(error?.allProblems.allSatisfy(\.additionalProblems.isEmpty) == true)
         #expect(error?.description.hasPrefix(#"invalid image "Alpine": "#) == true)
         #expect(error?.description.hasSuffix(#"; invalid labels "-bad": expected 1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit"#) == true)
