@@ -28,6 +28,10 @@ struct Comparison {
             + "\(referenceLabel) \(format(referenceValue)) \(unit), ratio \(format(productValue / referenceValue))")
     }
 
+    /// False in a `--quick` run, whose sizes are too small to judge a target.
+    /// Set once in main before any figure runs.
+    nonisolated(unsafe) static var judgesTargets = true
+
     /// Prints the result line: medians, extremes, ratio and whether `met` holds for the target.
     func report(target: String, met: Bool?, extra: String? = nil) {
         var line = "result \(figure): \(productLabel) median \(format(product.median)) \(unit) "
@@ -38,7 +42,11 @@ struct Comparison {
         if let extra {
             line += " | \(extra)"
         }
-        let verdict = met.map { $0 ? "met" : "missed" } ?? "reported"
+        let verdict = if !Self.judgesTargets, met != nil {
+            "not judged at --quick sizes"
+        } else {
+            met.map { $0 ? "met" : "missed" } ?? "reported"
+        }
         line += " | target \(target): \(verdict)"
         print(line)
         flushOutput()

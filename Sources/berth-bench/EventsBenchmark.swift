@@ -32,7 +32,7 @@ enum EventsBenchmark {
         try referenceScript(lines: lines).write(toFile: scriptFile, atomically: false, encoding: .utf8)
 
         var comparison = Comparison(figure: "events.rate", unit: "events/s", product: "berth daemon", reference: "sqlite3 shell")
-        var floor = Comparison(figure: "events.floor", unit: "events/s", product: "berth daemon", reference: "SQLite alone")
+        var alone = Comparison(figure: "events.sqlite-alone", unit: "events/s", product: "berth daemon", reference: "SQLite alone")
         var lost = 0
         var cpuPerEvent = Samples()
         let daemon = try DaemonHarness(bench: bench, name: "events", concurrency: 1)
@@ -53,14 +53,14 @@ enum EventsBenchmark {
             comparison.record(product: stream.rate, reference: Double(lines) / seconds)
 
             // Transactions of 8 batches: the most the daemon gathers while its writer is busy.
-            let floorDatabase = directory + "/floor.db"
-            try bench.createDatabase(floorDatabase)
-            let floorRate = try StoreFloor.events(database: floorDatabase, line: line, count: lines, batchLines: 8 * batchLines)
-            guard try bench.count("SELECT count(*) FROM events", database: floorDatabase) == lines else {
-                throw BenchError("the SQLite floor did not store \(lines) events")
+            let aloneDatabase = directory + "/sqlite-alone.db"
+            try bench.createDatabase(aloneDatabase)
+            let aloneRate = try SQLiteAlone.events(database: aloneDatabase, line: line, count: lines, batchLines: 8 * batchLines)
+            guard try bench.count("SELECT count(*) FROM events", database: aloneDatabase) == lines else {
+                throw BenchError("SQLite alone did not store \(lines) events")
             }
-            bench.removeDatabase(floorDatabase)
-            floor.record(product: stream.rate, reference: floorRate)
+            bench.removeDatabase(aloneDatabase)
+            alone.record(product: stream.rate, reference: aloneRate)
         }
 
         // The same job in a container that exits as soon as it has printed.
@@ -70,9 +70,9 @@ enum EventsBenchmark {
             met: comparison.product.median >= 300_000 && lost == 0 && exiting.lost == 0,
             extra: "\(lost) lines lost in all repetitions, \(exiting.lost) of \(lines) lost when the container exits at once, "
                 + "daemon CPU median \(format(cpuPerEvent.median)) µs per stored event")
-        floor.report(
+        alone.report(
             target: "none; shows how close berth comes to SQLite alone, which no berth can pass", met: nil,
-            extra: StoreFloor.verdict(floor: floor.reference.median, target: 300_000))
+            extra: SQLiteAlone.verdict(sqliteAlone: alone.reference.median, target: 300_000))
         daemon.stop()
 
         let command = ["sh", "-c", "yes '\(line)' | head -n \(lines)"]

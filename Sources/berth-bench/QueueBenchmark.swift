@@ -30,7 +30,7 @@ enum QueueBenchmark {
         bench.printHeader(
             "queue: claim and finish through JobStore, no container",
             settings: "\(jobs) ready jobs, one store connection per loop, loops \(loopCounts.map(String.init).joined(separator: "/")), "
-                + "claims of any queue as a daemon with no listed queues makes them, each finish and the next claim in one transaction, "
+                + "claims of any queue, as a daemon with no queues in its configuration makes them, each finish and the next claim in one transaction, "
             + "synchronous normal, repetitions \(repetitions)")
 
         let schema = try bench.dumpedSchema()
@@ -45,8 +45,8 @@ enum QueueBenchmark {
         }
         var named = Comparison(
             figure: "queue.named", unit: "jobs/s", product: "berth, 1 loop, claims naming the queue", reference: "berth, 1 loop")
-        var floor = Comparison(figure: "queue.floor", unit: "jobs/s", product: "berth, 1 loop", reference: "SQLite alone, 1 loop")
-        var floorCPUPerJob = Samples()
+        var alone = Comparison(figure: "queue.sqlite-alone", unit: "jobs/s", product: "berth, 1 loop", reference: "SQLite alone, 1 loop")
+        var aloneCPUPerJob = Samples()
         var separate = Comparison(
             figure: "queue.separate", unit: "jobs/s", product: "berth, 1 loop, claim and finish in separate transactions",
             reference: "berth, 1 loop")
@@ -94,13 +94,13 @@ enum QueueBenchmark {
 
             try bench.createDatabase(database)
             try fill(database: database, spec: spec, jobs: jobs)
-            let floorResult = try StoreFloor.queue(database: database)
-            floorCPUPerJob.append(floorResult.cpuMicroseconds)
-            let floorFinished = try bench.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", database: database)
-            guard floorFinished == jobs else { throw BenchError("the SQLite floor finished \(floorFinished) of \(jobs) jobs") }
+            let aloneResult = try SQLiteAlone.queue(database: database)
+            aloneCPUPerJob.append(aloneResult.cpuMicroseconds)
+            let aloneFinished = try bench.count("SELECT count(*) FROM jobs WHERE state = 'succeeded'", database: database)
+            guard aloneFinished == jobs else { throw BenchError("SQLite alone finished \(aloneFinished) of \(jobs) jobs") }
 
             single.record(product: rates[1]!, reference: Double(jobs) / referenceSeconds)
-            floor.record(product: rates[1]!, reference: floorResult.rate)
+            alone.record(product: rates[1]!, reference: aloneResult.rate)
             for index in several.indices {
                 several[index].record(product: rates[loopCounts[index + 1]]!, reference: rates[1]!)
             }
@@ -112,16 +112,16 @@ enum QueueBenchmark {
         single.report(
             target: ">= 20000 jobs/s with one loop", met: single.product.median >= 20_000,
             extra: "CPU median \(format(cpuPerJob.median)) µs per job")
-        floor.report(
+        alone.report(
             target: "none; shows how close berth comes to SQLite alone, which no berth can pass", met: nil,
-            extra: "SQLite alone: CPU median \(format(floorCPUPerJob.median)) µs per job; "
-                + StoreFloor.verdict(floor: floor.reference.median, target: 20_000))
+            extra: "SQLite alone: CPU median \(format(aloneCPUPerJob.median)) µs per job; "
+                + SQLiteAlone.verdict(sqliteAlone: alone.reference.median, target: 20_000))
         for comparison in several {
             comparison.report(target: "none; shows what more loops add or cost", met: nil)
         }
         named.report(target: "none; a daemon claims this way for queues listed in its configuration", met: nil)
         separate.report(
-            target: "none; the path before the finish and the next claim shared a transaction", met: nil,
+            target: "none; the daemon's path before the finish and the next claim shared one transaction", met: nil,
             extra: "CPU median \(format(separateCPUPerJob.median)) µs per job")
         bench.printFooter()
     }

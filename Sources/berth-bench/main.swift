@@ -18,7 +18,7 @@ let usage = """
       --sqlite3 PATH       The sqlite3 shell used as the reference. Default: sqlite3 from PATH.
       --image IMAGE        Local image for container jobs. Default: localhost/berth-test:latest.
 
-    The submit, queue and events figures also print a ".floor" line: berth
+    The submit, queue and events figures also print a ".sqlite-alone" line: berth
     against SQLite alone, the same rows written through SQLite's C API with
     prepared statements on berth's schema and nothing else of berth running.
     It is the most the store reaches on the machine. The sqlite3 shell, the
@@ -84,6 +84,7 @@ guard let (bench, selected) = parseArguments(Array(CommandLine.arguments.dropFir
     exit(64)
 }
 
+Comparison.judgesTargets = !bench.quick
 print("berth-bench \(bench.quick ? "--quick " : "")\(selected.joined(separator: " "))")
 print(Machine.describe(sqlite3: bench.sqlite3))
 print("date: \(Date().formatted(.iso8601)), berth: \(bench.berth)")
