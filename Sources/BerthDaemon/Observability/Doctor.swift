@@ -46,7 +46,13 @@ public struct Doctor: Sendable {
             let configuration = try DaemonConfiguration.load(path: path)
             return (.pass("configuration", "\(path) is valid"), configuration)
         } catch {
-            return (.fail("configuration", "\(error)", fix: "correct the keys and values named above; config/berth.json5 documents every key"), nil)
+            // A problem of the whole file, such as a syntax error or a missing
+            // file, names no key, and its message already says what to do.
+            let namesKeys = error.problems.contains { !$0.keyPath.isEmpty }
+            let fix = namesKeys
+                ? "correct the keys and values named above; config/berth.json5 documents every key"
+                : "do what the message above says; config/berth.json5 is a documented example"
+            return (.fail("configuration", "\(error)", fix: fix), nil)
         }
     }
 
