@@ -42,7 +42,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
         } else if isBusy, path != nil {
             text += "locked by another process: "
         }
-        text += "SQLite error \(code) (\(name)): \(message)"
+        text += "SQLite error \(code) (\(name))"
+        // SQLite's message is often the code's own name, such as "database is locked".
+        if message != name { text += ": \(message)" }
         if systemErrno != 0, !isBusy {
             text += " (\(String(cString: strerror(systemErrno))))"
         }
@@ -64,7 +66,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
             return ". Free space on the file system that holds \(directory) (`df \(directory)` shows it) and try again"
         }
         if isBusy {
-            return ". Another process kept a write transaction open for longer than the busy timeout; end that process's transaction (`fuser \(path ?? "the database file")` lists the processes that have the file open), or try again"
+            return ". Another process kept a write transaction open for longer than the busy timeout; end that process's transaction (`fuser \(path ?? "the database file")` lists the processes that have the file open), or try again, with a longer wait if needed ($BERTH_BUSY_TIMEOUT, such as 2m, for the command line; database.busyTimeout for the daemon)"
         }
         if isReadOnly {
             return ". Check that the database file and \(directory) are writable by this user and that their file system is not mounted read-only"
