@@ -226,9 +226,10 @@ struct SubmitCommand: Command {
 
     /// Stores the parts of a batch in one transaction while later parts are
     /// still decoded, so reading and storing overlap. Returns nil with nothing
-    /// stored when a part has an invalid line or the file has no spec, for the
-    /// caller to report once every line is checked, and also when the
-    /// database does not exist yet: a new one is created only for a valid file.
+    /// stored when a part has an invalid line or the file has no spec, and the
+    /// caller reports that once every line is checked. Also returns nil when
+    /// the database does not exist yet, because a new one is created only for
+    /// a valid file.
     /// NOTE: the write lock is held from the first part on, so a file whose
     /// last line is invalid keeps other writers waiting about as long as
     /// storing a valid file of that size would.

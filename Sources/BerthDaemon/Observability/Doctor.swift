@@ -47,7 +47,7 @@ public struct Doctor: Sendable {
             return (.pass("configuration", "\(path) is valid"), configuration)
         } catch {
             // A problem of the whole file, such as a syntax error or a missing
-            // file, names no key, and its message already says what to do.
+            // file, names no key, and its message already states what to do.
             let namesKeys = error.problems.contains { !$0.keyPath.isEmpty }
             let fix = namesKeys
                 ? "correct the keys and values named above; config/berth.json5 documents every key"
