@@ -212,6 +212,20 @@ struct SubmitAndListTests {
         #expect(result.standardOutput.hasSuffix("a\tb\\x1B[2J\n"), "\(result.standardOutput)")
     }
 
+    /// A job that never ran has no output, and the commands say why instead
+    /// of printing nothing, on standard error so that scripts read no line.
+    @Test("output of unstarted job explained", arguments: ["logs", "events"])
+    func outputOfUnstartedJob(command: String) throws {
+        let sandbox = try Sandbox()
+        let id = try sandbox.submit()
+
+        let result = try sandbox.run([command, "\(id)"])
+
+        #expect(result.status == 0)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.standardError.contains("job \(id) has not started yet"), "\(result)")
+    }
+
     /// A retried job's log contains lines of several attempts, so each printed
     /// line names its attempt and number, in text and in JSON.
     @Test("logs name the attempt of each line")

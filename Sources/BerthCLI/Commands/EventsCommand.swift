@@ -127,7 +127,13 @@ private func followStream(
             position = last
         }
         context.standardOutput.flush()
-        guard follow else { return }
+        guard follow else {
+            // An empty output would not tell a job that printed nothing from one that never ran.
+            if position == nil, try store.attempts(jobID: jobID).isEmpty {
+                context.printError("job \(jobID) has not started yet, so it has no output; add --follow to wait for it")
+            }
+            return
+        }
 
         let job = try store.requireJob(id: jobID)
         if job.state.isFinished {
