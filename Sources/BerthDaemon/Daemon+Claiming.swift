@@ -64,6 +64,16 @@ extension Daemon {
         logger.info("claimed job", [
             (.jobID, "\(runner.lease.jobID)"), (.attempt, "\(runner.lease.attempt)"), (.queue, runner.job.queue), (.workerID, workerID),
         ])
+        // With queues listed, a job in any other queue gets defaultQueue's
+        // limits and network. That is intended, but a mistyped queue name
+        // would otherwise go unnoticed, so each such queue is named once.
+        let queue = runner.job.queue
+        if !configuration.queues.isEmpty, configuration.queues[queue] == nil, unlistedQueuesSeen.insert(queue).inserted {
+            logger.info("the job's queue is not listed in the configuration, so its jobs run with defaultQueue's settings", [
+                (.jobID, "\(runner.lease.jobID)"), (.queue, queue),
+                (.reason, "listed queues: " + configuration.queues.keys.sorted().joined(separator: ", ")),
+            ])
+        }
         adoptFinished(runner) { await runner.run(start) }
     }
 

@@ -48,6 +48,9 @@ public actor Daemon {
     /// Orphaned containers and when they were first seen, removed after a grace period.
     var orphansFirstSeen: [String: ContinuousClock.Instant] = [:]
     var queueRotation = 0
+    /// Queues not listed in the configuration whose jobs were claimed, so
+    /// that each is logged once.
+    var unlistedQueuesSeen: Set<String> = []
     /// The status that `run()` returns: 0, or 1 after the database file was lost.
     var exitStatus: Int32 = 0
 

@@ -8,7 +8,7 @@ extension PodmanScenarios {
     @Suite struct SchedulingScenarios {
         @Test func concurrencyLimitsHold() async throws {
             let sandbox = try DaemonSandbox()
-            try sandbox.startDaemon(overrides: ["concurrency": 2, "queues": ["serial": ["concurrency": 1]]])
+            let daemon = try sandbox.startDaemon(overrides: ["concurrency": 2, "queues": ["serial": ["concurrency": 1]]])
             var serialIDs: [Int64] = []
             var otherIDs: [Int64] = []
             for _ in 0..<3 {
@@ -41,6 +41,11 @@ extension PodmanScenarios {
                 maximum = max(maximum, running)
             }
             #expect(maximum == 2, "at most 2 jobs at once, and the queue of 4 fills both slots")
+
+            // The unlisted queue of the other jobs is named once, the listed one never.
+            let unlisted = daemon.log.split(separator: "\n").filter { $0.contains("is not listed in the configuration") }
+            #expect(unlisted.count == 1, "\(unlisted)")
+            #expect(unlisted.first?.contains("QUEUE=default") == true, "\(unlisted)")
         }
 
         /// Containers of finished attempts are removed while the daemon runs,
