@@ -212,8 +212,8 @@ struct SubmitAndListTests {
         #expect(result.standardOutput.hasSuffix("a\tb\\x1B[2J\n"), "\(result.standardOutput)")
     }
 
-    /// A job that never ran has no output, and the commands say why instead
-    /// of printing nothing, on standard error so that scripts read no line.
+    /// A job that never ran has no output, so the commands print the reason
+    /// instead of nothing, on standard error so that scripts read no line.
     @Test("output of unstarted job explained", arguments: ["logs", "events"])
     func outputOfUnstartedJob(command: String) throws {
         let sandbox = try Sandbox()

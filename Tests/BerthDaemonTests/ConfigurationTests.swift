@@ -418,8 +418,26 @@ import Testing
         #expect(lines.first?.hasPrefix("FAIL  configuration: \(path):2:3: concurency: unknown key") == true, "\(result)")
         #expect(lines.dropFirst().first?.hasPrefix("      \(path):3:3: pollInterval: the number 2") == true, "\(result)")
         #expect(lines.dropFirst(2).first?.hasPrefix("      fix: ") == true, "\(result)")
-        // The checks that need the configuration's settings say that they did not run.
+        // The checks that need the configuration's settings are reported as skipped.
         #expect(lines.last?.hasPrefix("skip  database, directories and engine: ") == true, "\(result)")
+    }
+
+    /// A file that cannot be read or parsed names no key, so doctor's fix
+    /// points at the message instead of at keys and values.
+    @Test(arguments: ["missing", "syntax"])
+    func doctorFixForWholeFileProblem(kind: String) async throws {
+        let sandbox = try DaemonSandbox()
+        let path = kind == "missing"
+            ? sandbox.directory.appendingPathComponent("missing.json5").path
+            : try sandbox.write("{concurrency: 2,, }", to: "syntax.json5")
+
+        let result = try await sandbox.berth(["doctor", "--config", path])
+        let lines = result.standardOutput.split(separator: "\n").map(String.init)
+
+        #expect(result.status == 1)
+        #expect(lines.first?.hasPrefix("FAIL  configuration: \(path): ") == true, "\(result)")
+        #expect(lines.contains("      fix: do what the message above says; config/berth.json5 is a documented example"), "\(result)")
+        #expect(!result.standardOutput.contains("keys and values named above"), "\(result)")
     }
 
     @Test func unreadableConfigurationExits78() async throws {

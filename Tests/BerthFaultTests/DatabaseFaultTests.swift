@@ -198,6 +198,9 @@ extension FaultScenarios {
                 #expect(submitted.standardError.contains("database \(sandbox.databasePath): locked by another process"), "\(submitted)")
                 #expect(submitted.standardError.contains("after waiting"), "\(submitted)")
                 #expect(submitted.standardError.contains("fuser \(sandbox.databasePath)"), "\(submitted)")
+                #expect(submitted.standardError.contains("$BERTH_BUSY_TIMEOUT"), "\(submitted)")
+                // SQLite's message equals the name of its code here, and is printed once.
+                #expect(submitted.standardError.components(separatedBy: "database is locked").count == 2, "\(submitted)")
                 #expect(ContinuousClock.now - lockedAt < .seconds(5), "the submission waited \(ContinuousClock.now - lockedAt)")
 
                 try await daemon.waitForLog("heartbeat failed", timeout: .seconds(10))

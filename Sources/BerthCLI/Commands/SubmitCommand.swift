@@ -15,8 +15,9 @@ struct SubmitCommand: Command {
 
         With --file, each line holds one job spec (a JSON object, as printed under
         "spec" by `berth show --json`). Blank lines are skipped. Every line is
-        validated first and every error is reported with its line number; only
-        when all lines are valid are the jobs stored, in one transaction.
+        validated, and each problem of the first 100 invalid lines is reported
+        with its line number. The jobs are stored in one transaction, which is
+        committed only when all lines are valid.
 
         Exit status: 64 when a spec is invalid, given with --spec, the options or
         --file, or when the file contains no specs; nothing is stored then.
@@ -199,12 +200,12 @@ struct SubmitCommand: Command {
             let decoded = decoder.all()
             let invalidCount = decoded.invalidLines.count
             guard invalidCount == 0 else {
-                let shown = 100
-                for problem in decoded.invalidLines.prefix(shown).joined() {
+                let maxListedLines = 100
+                for problem in decoded.invalidLines.prefix(maxListedLines).joined() {
                     context.printError(problem)
                 }
-                if invalidCount > shown {
-                    context.printError("… and \(invalidCount - shown) more invalid lines")
+                if invalidCount > maxListedLines {
+                    context.printError("… and \(invalidCount - maxListedLines) more invalid lines")
                 }
                 // Invalid specs are bad input, as with --spec, so they exit with the usage status.
                 throw CommandFailure(
